@@ -1,0 +1,123 @@
+/**
+ * The composition root: builds every part from the config and starts the
+ * HTTP server. Tests start the same app on port 0 with their own clock.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Config } from './config/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { MODEL_CATALOG } from './contract/models.js';
+import { createEngine } from './engine/index.js';
+import type { Engine } from './engine/types.js';
+import { buildServer } from './http/server.js';
+import { sweepStaleSpools } from './intake/spool.js';
+import { createLocalProvider } from './providers/local/index.js';
+import { routeAllTo, type Router } from './routing/router.js';
+import { createHostedImages, loadOrCreateSecret } from './store/hosted.js';
+import { openStores } from './store/index.js';
+import { ensureMasterKey } from './store/master-key.js';
+import type { Stores } from './store/types.js';
+
+export interface AppOptions {
+  clock?: Clock;
+  /** Fastify's logger option; false in tests */
+  logger?: FastifyServerOptions['logger'];
+  /** where start-up announcements go (stdout by default) */
+  announce?: (line: string) => void;
+}
+
+export interface App {
+  server: FastifyInstance;
+  /** the base URL clients use, e.g. http://127.0.0.1:8080 */
+  url: string;
+  masterKey: string;
+  stores: Stores;
+  router: Router;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+const SPOOL_STALE_MS = 60 * 60_000;
+
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
+
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const spoolDir = path.join(config.dataDir, 'tmp');
+  fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  // leftovers of a crash; a running sibling's spools are younger than this
+  await sweepStaleSpools(spoolDir, SPOOL_STALE_MS);
+
+  const master = ensureMasterKey(config.dataDir, config.masterKey);
+  const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });
+  const engine = createEngine({ threads: config.engine.threads });
+  const local = createLocalProvider(engine);
+  const router = routeAllTo(Object.keys(MODEL_CATALOG), { name: 'local', provider: local }, Math.floor(clock.now() / 1000));
+
+  let baseUrl = config.publicBaseUrl;
+  const hosted = createHostedImages({
+    blobs: stores.blobs,
+    secret: loadOrCreateSecret(config.dataDir),
+    clock,
+    ttlSeconds: config.hostedUrlTtlSeconds,
+    publicBaseUrl: () => baseUrl,
+  });
+  const imageUrlCa = config.imageUrlCaFile ? fs.readFileSync(config.imageUrlCaFile) : null;
+
+  const server = buildServer(
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa },
+    options.logger ?? false,
+  );
+  try {
+    await server.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await engine.close();
+    await stores.close();
+    throw e;
+  }
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const listenUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!baseUrl) baseUrl = listenUrl;
+
+  // expired hosted images are unreachable at once (signed expiry); the files go later
+  const sweeper = setInterval(() => {
+    stores.blobs.sweep(clock.now() - config.hostedUrlTtlSeconds * 1000).catch(() => {});
+  }, 10 * 60_000);
+  sweeper.unref();
+
+  announce(`imagegate listening on ${listenUrl} (data in ${config.dataDir}, ${stores.dialect})`);
+  announce('no upstream configured: all models are served by the built-in offline engine');
+  if (master.generated) {
+    announce('');
+    announce(`master key (generated, shown once; stored in ${path.join(config.dataDir, 'master.key')}):`);
+    announce(`  ${master.key}`);
+    announce('try it:');
+    announce(
+      `  curl -s ${listenUrl}/v1/images/edits -H "Authorization: Bearer ${master.key}" -F image=@photo.png -F prompt="make it black and white"`,
+    );
+    announce('');
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    url: listenUrl,
+    masterKey: master.key,
+    stores,
+    router,
+    engine,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await server.close();
+        await engine.close();
+        await stores.close();
+      })();
+      return closing;
+    },
+  };
+}

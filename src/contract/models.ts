@@ -1,0 +1,109 @@
+/**
+ * Per-model rules of the edit contract. A model name the catalog does not
+ * know but routing serves (a custom upstream name) follows the GPT image rules.
+ */
+import type { ImageFormat, ModelFamily, Quality, Size } from '../types.js';
+
+export interface ModelRules {
+  family: ModelFamily;
+  maxImages: number;
+  inputFormats: readonly ImageFormat[];
+  /** DALL·E: the one input must be square */
+  squareInput: boolean;
+  maxPromptChars: number;
+  sizes: readonly string[];
+  /** gpt-image-2: any WxH within bounds besides the listed sizes */
+  freeSize: boolean;
+  defaultSize: 'auto' | string;
+  qualities: readonly ('auto' | Quality)[];
+  /** background, output_format, output_compression */
+  outputOptions: boolean;
+  inputFidelity: boolean;
+  stream: boolean;
+  defaultResponseFormat: 'url' | 'b64_json';
+  /** GPT image answers carry size/quality/background/output_format and usage */
+  reportsUsage: boolean;
+}
+
+const GPT_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
+const DALLE_SIZES = ['256x256', '512x512', '1024x1024'] as const;
+
+const gptImage: ModelRules = {
+  family: 'gpt-image',
+  maxImages: 16,
+  inputFormats: ['png', 'jpeg', 'webp'],
+  squareInput: false,
+  maxPromptChars: 32000,
+  sizes: GPT_SIZES,
+  freeSize: false,
+  defaultSize: 'auto',
+  qualities: ['auto', 'low', 'medium', 'high'],
+  outputOptions: true,
+  inputFidelity: true,
+  stream: true,
+  defaultResponseFormat: 'b64_json',
+  reportsUsage: true,
+};
+
+const dalle: ModelRules = {
+  family: 'dall-e',
+  maxImages: 1,
+  inputFormats: ['png'],
+  squareInput: true,
+  maxPromptChars: 1000,
+  sizes: DALLE_SIZES,
+  freeSize: false,
+  defaultSize: '1024x1024',
+  qualities: ['auto', 'standard'],
+  outputOptions: false,
+  inputFidelity: false,
+  stream: false,
+  defaultResponseFormat: 'url',
+  reportsUsage: false,
+};
+
+/** Every model name the gateway knows the rules of, with its rules. */
+export const MODEL_CATALOG: Readonly<Record<string, ModelRules>> = {
+  'gpt-image-1': gptImage,
+  'gpt-image-1-all': gptImage,
+  'gpt-image-1-mini': { ...gptImage, inputFidelity: false },
+  'gpt-image-1.5': gptImage,
+  'chatgpt-image-latest': gptImage,
+  'gpt-image-2': { ...gptImage, freeSize: true, inputFidelity: false },
+  'gpt-image-2-2026-04-21': { ...gptImage, freeSize: true, inputFidelity: false },
+  'flux-kontext-pro': gptImage,
+  'flux-kontext-max': gptImage,
+  'dall-e-2': dalle,
+  'dall-e-3': dalle,
+};
+
+export function rulesFor(model: string): ModelRules {
+  return MODEL_CATALOG[model] ?? gptImage;
+}
+
+export function isDalle(model: string): boolean {
+  return rulesFor(model).family === 'dall-e';
+}
+
+export function parseSize(value: string): Size | null {
+  const m = /^(\d{1,5})x(\d{1,5})$/.exec(value);
+  if (!m) return null;
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+/**
+ * gpt-image-2's free sizes: both sides multiples of 16, longest edge at most
+ * 3840, aspect between 1:3 and 3:1, 655,360 to 8,294,400 pixels.
+ */
+export function isValidFreeSize(s: Size): boolean {
+  const { width: w, height: h } = s;
+  if (w % 16 !== 0 || h % 16 !== 0) return false;
+  if (Math.max(w, h) > 3840) return false;
+  if (Math.max(w, h) > 3 * Math.min(w, h)) return false;
+  const px = w * h;
+  return px >= 655_360 && px <= 8_294_400;
+}
+
+export function sizeKey(s: Size): string {
+  return `${s.width}x${s.height}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * The built-in offline engine's interface. providers/local turns an
+ * EditRequest into an EngineJob; the engine runs it in worker threads and
+ * answers encoded images. The engine knows nothing of HTTP or OpenAI's
+ * parameter names beyond what is here.
+ */
+import type { Background, ImageFormat, Size } from '../types.js';
+
+/** Raw pixels, always 4 channels (RGBA), row-major, 8 bits per channel. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+export interface EngineJob {
+  prompt: string;
+  /** spooled input files, in order; already validated as png/jpeg/webp within the pixel limit */
+  images: { path: string }[];
+  /** PNG, same size as images[0]; alpha 0 = edit here. null = no mask */
+  mask: { path: string } | null;
+  /** DALL·E without a mask: the first image's own transparency is the mask */
+  maskFromAlpha: boolean;
+  n: number;
+  /** the exact output size (providers/local resolved 'auto' already) */
+  size: Size;
+  background: 'auto' | Background;
+  outputFormat: ImageFormat;
+  /** 0-100 for jpeg/webp; null = engine default */
+  outputCompression: number | null;
+  /** 0-3: how many intermediate results to report per output image */
+  partialImages: number;
+}
+
+export interface EngineImage {
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
+
+export interface EngineResult {
+  images: EngineImage[];
+  /** resolved: 'auto' becomes transparent when the result has transparency and the format keeps it */
+  background: Background;
+  /** the operations applied, in order, as human words (for logs and tests) */
+  operations: string[];
+  /** false when no part of the prompt was understood */
+  understood: boolean;
+  /** e.g. "instruction not understood: 'make it look like a cat'" */
+  warnings: string[];
+}
+
+export interface EngineRunOptions {
+  signal?: AbortSignal;
+  /** called as partial results are produced (encoded like the final ones) */
+  onPartial?: (imageIndex: number, partialIndex: number, image: EngineImage) => void;
+}
+
+export interface Engine {
+  run(job: EngineJob, options?: EngineRunOptions): Promise<EngineResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,42 @@
+/**
+ * Who is calling: the master key or a virtual key, from `Authorization: Bearer`.
+ */
+import { unauthorized } from '../errors.js';
+import { isMasterKey } from '../store/master-key.js';
+import type { KeyStore } from '../store/types.js';
+
+export interface Caller {
+  keyId: string;
+  isMaster: boolean;
+}
+
+export function bearerToken(header: string | string[] | undefined): string | null {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h) return null;
+  const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : null;
+}
+
+export async function authenticate(
+  header: string | string[] | undefined,
+  masterKey: string,
+  keys: KeyStore,
+): Promise<Caller> {
+  const token = bearerToken(header);
+  if (!token) {
+    throw unauthorized(
+      "You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.",
+      'missing_api_key',
+    );
+  }
+  if (isMasterKey(token, masterKey)) return { keyId: 'master', isMaster: true };
+  const key = await keys.verify(token);
+  if (!key) throw unauthorized(`Incorrect API key provided: ${redact(token)}.`);
+  return { keyId: key.id, isMaster: false };
+}
+
+/** Enough of a key for its owner to recognise it, never enough to use it. */
+export function redact(token: string): string {
+  if (token.length <= 12) return '****';
+  return `${token.slice(0, 6)}****${token.slice(-4)}`;
+}

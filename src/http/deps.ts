@@ -1,0 +1,27 @@
+import type { Config } from '../config/index.js';
+import type { Clock } from '../clock.js';
+import type { Router } from '../routing/router.js';
+import type { Stores } from '../store/types.js';
+import type { HostedImageSaver } from '../pipeline/edit.js';
+import type { Readable } from 'node:stream';
+
+export interface HostedImageReader {
+  resolve(
+    name: string,
+    query: { expires?: string; sig?: string },
+  ): Promise<{ stream: Readable; size: number; contentType: string } | null>;
+}
+
+/** Everything the HTTP layer is handed at start; no module-level state. */
+export interface HttpDeps {
+  config: Config;
+  clock: Clock;
+  stores: Stores;
+  router: Router;
+  hosted: HostedImageSaver & HostedImageReader;
+  masterKey: string;
+  /** where request spools live: <dataDir>/tmp */
+  spoolDir: string;
+  /** extra CA certificates for image_url fetches */
+  imageUrlCa: Buffer | null;
+}

@@ -1,0 +1,39 @@
+/**
+ * The one place errors become HTTP answers: OpenAI's envelope
+ * {"error": {"message", "type", "param", "code"}} with the right status.
+ */
+import { GatewayError, isGatewayError } from '../errors.js';
+
+interface StatusError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+/** Any thrown value as a GatewayError; unknown failures become a 500 that leaks nothing. */
+export function toGatewayError(e: unknown): GatewayError {
+  if (isGatewayError(e)) return e;
+  const se = e as StatusError;
+  // errors raised by the HTTP framework itself (bad JSON on admin routes, 413, 415, …)
+  if (se && typeof se.statusCode === 'number' && se.statusCode >= 400 && se.statusCode < 500) {
+    return new GatewayError({
+      status: se.statusCode,
+      code: se.statusCode === 413 ? 'request_too_large' : 'invalid_request',
+      message: typeof se.message === 'string' ? se.message : 'Invalid request.',
+    });
+  }
+  return new GatewayError({
+    status: 500,
+    type: 'server_error',
+    code: 'internal_error',
+    message: 'The server had an error while processing your request. The request id in x-request-id identifies it in the logs.',
+  });
+}
+
+/**
+ * HTTP header values must be visible ASCII: anything else (prompt words in a
+ * warning, say) is percent-encoded so it can neither break nor inject headers.
+ */
+export function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c)).slice(0, 1024);
+}

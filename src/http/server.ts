@@ -1,0 +1,59 @@
+/**
+ * The HTTP server: Fastify with every answer in OpenAI's shapes, an
+ * x-request-id on each, and errors mapped in one place.
+ */
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { GatewayError } from '../errors.js';
+import type { HttpDeps } from './deps.js';
+import { toGatewayError } from './envelope.js';
+import { finishUnreadBody, sendError } from './reply.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerEditRoutes } from './routes/edits.js';
+import { registerHostedRoutes } from './routes/hosted.js';
+import { registerModelRoutes } from './routes/models.js';
+
+export function newRequestId(): string {
+  return `req_${crypto.randomBytes(12).toString('hex')}`;
+}
+
+export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger'] = false): FastifyInstance {
+  const app = Fastify({
+    logger,
+    genReqId: newRequestId,
+    // admin JSON bodies only; the edit route reads its own body
+    bodyLimit: 1024 * 1024,
+    // slow clients: a whole request (an 800 MB upload included) within 15 minutes, headers within 60 s
+    requestTimeout: 15 * 60_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.server.headersTimeout = 60_000;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = toGatewayError(error);
+    if (err.status >= 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
+    finishUnreadBody(request, reply);
+    sendError(reply, err);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(
+      reply,
+      new GatewayError({ status: 404, code: 'unknown_url', message: `Invalid URL (${request.method} ${request.url.split('?')[0]}).` }),
+    );
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerModelRoutes(app, deps);
+  registerEditRoutes(app, deps);
+  registerHostedRoutes(app, deps);
+  registerAdminRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,104 @@
+/**
+ * The `local` provider: the built-in offline engine behind the provider
+ * specification. It resolves what OpenAI would resolve ('auto' size and
+ * quality), runs the engine and reports what it did.
+ */
+import { aspectClass } from '../../billing/tokens.js';
+import { invalidImageFile } from '../../errors.js';
+import type { Engine } from '../../engine/types.js';
+import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
+import type { Provider } from '../types.js';
+import { parseInstructions } from '../../engine/instructions.js';
+
+const AUTO_SIZES: Record<ReturnType<typeof aspectClass>, Size> = {
+  square: { width: 1024, height: 1024 },
+  landscape: { width: 1536, height: 1024 },
+  portrait: { width: 1024, height: 1536 },
+};
+
+/** 'auto': the allowed GPT image size whose shape is nearest the first input's. */
+export function resolveSize(req: EditRequest): Size {
+  if (req.size !== 'auto') return req.size;
+  const first = req.images[0];
+  return first ? AUTO_SIZES[aspectClass(first.width, first.height)] : AUTO_SIZES.square;
+}
+
+/** 'auto' quality resolves to the family's best: high for GPT image models, standard for DALL·E. */
+export function resolveQuality(req: EditRequest): Quality {
+  if (req.quality !== 'auto') return req.quality;
+  return req.model.family === 'dall-e' ? 'standard' : 'high';
+}
+
+/** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
+function inputParam(req: EditRequest, input: unknown): string | null {
+  if (input === 'mask') return req.mask?.param ?? 'mask';
+  if (typeof input === 'number' && req.images[input]) return req.images[input].param;
+  return null;
+}
+
+export function createLocalProvider(engine: Engine): Provider {
+  return {
+    kind: 'local',
+    capabilities: { maxImages: 16, mask: true, partialImages: true, n: 'native' },
+
+    preflight(req) {
+      const parsed = parseInstructions(req.prompt);
+      return { warnings: parsed.understood ? [] : [notUnderstood(req)] };
+    },
+
+    async edit(req: EditRequest, options: CallOptions): Promise<EditResult> {
+      const size = resolveSize(req);
+      let partialImagesSent = 0;
+      try {
+        const result = await engine.run(
+          {
+            prompt: req.prompt,
+            images: req.images.map((i) => ({ path: i.path })),
+            mask: req.mask ? { path: req.mask.path } : null,
+            maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
+            n: req.n,
+            size,
+            background: req.background,
+            outputFormat: req.outputFormat,
+            outputCompression: req.outputCompression,
+            partialImages: req.stream ? req.partialImages : 0,
+          },
+          {
+            signal: options.signal,
+            onPartial: options.onPartial
+              ? (imageIndex, partialIndex, image) => {
+                  partialImagesSent++;
+                  options.onPartial!({ imageIndex, partialIndex, image: { ...image, format: req.outputFormat } });
+                }
+              : undefined,
+          },
+        );
+        return {
+          images: result.images.map((img) => ({ ...img, format: req.outputFormat })),
+          size,
+          quality: resolveQuality(req),
+          background: result.background,
+          outputFormat: req.outputFormat,
+          usage: null,
+          partialImagesSent,
+          warnings: result.warnings,
+        };
+      } catch (e) {
+        const err = e as { code?: unknown; inputIndex?: unknown };
+        if (err && err.code === 'invalid_image') {
+          const param = inputParam(req, err.inputIndex) ?? req.images[0]?.param ?? 'image';
+          throw invalidImageFile(param, `Invalid image file '${param}': it could not be decoded (corrupt or truncated image data).`);
+        }
+        throw e;
+      }
+    },
+
+    close: () => engine.close(),
+  };
+}
+
+function notUnderstood(req: EditRequest): string {
+  return req.mask || req.model.family === 'dall-e'
+    ? 'instruction not understood by the built-in engine; the masked region was filled from its surroundings'
+    : 'instruction not understood by the built-in engine; the image was returned with the requested size and format only';
+}

@@ -1,0 +1,83 @@
+/**
+ * What the rest of the gateway needs from storage. Implementations: SQLite
+ * (embedded default) and PostgreSQL through one Kysely query layer; blobs on
+ * disk (S3-compatible later).
+ */
+import type { Readable } from 'node:stream';
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  /** first characters of the key, safe to show ("sk-ig-Ab3x…") */
+  prefix: string;
+  createdAt: number; // ms epoch
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface CreatedApiKey extends ApiKeyInfo {
+  /** the secret itself: shown once, never stored */
+  key: string;
+}
+
+export interface KeyStore {
+  create(name: string): Promise<CreatedApiKey>;
+  list(): Promise<ApiKeyInfo[]>;
+  get(id: string): Promise<ApiKeyInfo | null>;
+  /** true when a live key was revoked, false when unknown or already revoked */
+  revoke(id: string): Promise<boolean>;
+  /** the key's record when `presented` is a live key (constant-time comparison of hashes) */
+  verify(presented: string): Promise<ApiKeyInfo | null>;
+}
+
+export interface RequestLogEntry {
+  id: string;
+  createdAt: number; // ms epoch
+  keyId: string | null; // 'master' for the master key, null when unauthenticated
+  method: string;
+  path: string;
+  model: string | null;
+  deployment: string | null;
+  status: number;
+  errorCode: string | null;
+  latencyMs: number;
+  imageCount: number;
+  bytesIn: number;
+  bytesOut: number;
+  inputTokens: number | null;
+  inputTextTokens: number | null;
+  inputImageTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+  user: string | null;
+  stream: boolean;
+}
+
+export interface RequestLog {
+  insert(entry: RequestLogEntry): Promise<void>;
+  get(id: string): Promise<RequestLogEntry | null>;
+  /** newest first */
+  list(options?: { limit?: number; keyId?: string }): Promise<RequestLogEntry[]>;
+}
+
+export interface BlobInfo {
+  size: number;
+  contentType: string;
+}
+
+export interface BlobStore {
+  put(key: string, bytes: Buffer, contentType: string): Promise<void>;
+  /** null when absent */
+  open(key: string): Promise<{ info: BlobInfo; stream: Readable } | null>;
+  delete(key: string): Promise<void>;
+  /** delete blobs written before `before` (ms epoch); returns how many */
+  sweep(before: number): Promise<number>;
+}
+
+export interface Stores {
+  dialect: 'sqlite' | 'postgres';
+  keys: KeyStore;
+  requestLog: RequestLog;
+  blobs: BlobStore;
+  close(): Promise<void>;
+}

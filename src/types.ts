@@ -1,0 +1,103 @@
+/**
+ * The neutral vocabulary every layer after contract/ speaks. contract/ builds
+ * an EditRequest from the wire; providers receive it and answer an EditResult.
+ * Nothing here knows about HTTP, multipart or any one provider.
+ */
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp';
+export type Quality = 'low' | 'medium' | 'high' | 'standard';
+export type Background = 'transparent' | 'opaque';
+export type ModelFamily = 'gpt-image' | 'dall-e';
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/** An input image spooled to disk and probed from its bytes (never from a declared type). */
+export interface InputImage {
+  /** how errors name this image: 'image', 'image[1]', 'images[0].image_url', 'mask' */
+  param: string;
+  path: string;
+  bytes: number;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+  filename: string | null;
+}
+
+export interface EditRequest {
+  /** id the gateway assigned to this request (also the x-request-id header) */
+  id: string;
+  model: {
+    /** as the client sent it (null when omitted) */
+    requested: string | null;
+    /** the name after defaults and aliases */
+    id: string;
+    family: ModelFamily;
+  };
+  prompt: string;
+  /** ordered; generations reuse this type with zero images */
+  images: InputImage[];
+  /** already checked: PNG with alpha, same size as images[0]; alpha 0 = edit here */
+  mask: InputImage | null;
+  n: number;
+  /** 'auto' or a concrete size the model allows */
+  size: 'auto' | Size;
+  quality: 'auto' | Quality;
+  background: 'auto' | Background;
+  outputFormat: ImageFormat;
+  /** 0-100, null when not given (providers use their default, 100) */
+  outputCompression: number | null;
+  inputFidelity: 'low' | 'high' | null;
+  moderation: 'auto' | 'low';
+  responseFormat: 'url' | 'b64_json';
+  stream: boolean;
+  partialImages: number;
+  user: string | null;
+}
+
+export interface OutputImage {
+  bytes: Buffer;
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+export interface PartialImage {
+  /** which of the n outputs this partial belongs to */
+  imageIndex: number;
+  /** 0-based index among that output's partials */
+  partialIndex: number;
+  image: OutputImage;
+}
+
+export interface Usage {
+  input_tokens: number;
+  input_tokens_details: { text_tokens: number; image_tokens: number };
+  output_tokens: number;
+  total_tokens: number;
+}
+
+export interface EditResult {
+  images: OutputImage[];
+  /** resolved values, never 'auto' */
+  size: Size;
+  quality: Quality;
+  background: Background;
+  outputFormat: ImageFormat;
+  /** set when the upstream reported usage; otherwise billing/ counts it */
+  usage: Usage | null;
+  /** partial images actually sent to the client (each costs output tokens) */
+  partialImagesSent: number;
+  /** things the engine wants the client to know (x-imagegate-warning) */
+  warnings: string[];
+}
+
+/** What a provider gets besides the request: cancellation and the partial-image sink. */
+export interface CallOptions {
+  signal: AbortSignal;
+  /** called as partial images become available (only when request.stream) */
+  onPartial?: (partial: PartialImage) => void;
+}
