@@ -85,7 +85,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   // expired hosted images are unreachable at once (signed expiry); the files go later
   const sweeper = setInterval(() => {
-    stores.blobs.sweep(clock.now() - config.hostedUrlTtlSeconds * 1000).catch(() => {});
+    hosted.sweepExpired().catch(() => {});
   }, 10 * 60_000);
   sweeper.unref();
 

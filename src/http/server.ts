@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { GatewayError } from '../errors.js';
 import type { HttpDeps } from './deps.js';
 import { toGatewayError } from './envelope.js';
-import { finishUnreadBody, sendError } from './reply.js';
+import { sendError } from './reply.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
@@ -39,12 +39,12 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   app.setErrorHandler((error, request, reply) => {
     const err = toGatewayError(error);
     if (err.status >= 500) request.log.error({ err: error, requestId: request.id }, 'request failed');
-    finishUnreadBody(request, reply);
-    sendError(reply, err);
+    sendError(request, reply, err);
   });
 
   app.setNotFoundHandler((request, reply) => {
     sendError(
+      request,
       reply,
       new GatewayError({ status: 404, code: 'unknown_url', message: `Invalid URL (${request.method} ${request.url.split('?')[0]}).` }),
     );

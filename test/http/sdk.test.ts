@@ -46,7 +46,8 @@ describe('openai SDK: images.edit', () => {
     ['openai 7 (chunked streaming upload)', OpenAI7],
   ] as const) {
     test(`${label}: one image from fs.createReadStream, sent as application/octet-stream`, async () => {
-      const c = new Client({ apiKey: t.masterKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
+      // both majors share the images API; 7.x streams a ReadStream upload with chunked encoding
+      const c = new (Client as typeof OpenAI)({ apiKey: t.masterKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
       const res = await c.images.edit({
         model: 'gpt-image-1',
         image: fs.createReadStream(path.join(dir, 'land.png')),

@@ -4,13 +4,11 @@
  * and account for the request whatever happens.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, badRequest } from '../../errors.js';
+import { GatewayError } from '../../errors.js';
 import { buildImagesResponse, completedEvents, partialImageEvent } from '../../contract/response.js';
 import { validateEdit } from '../../contract/validate.js';
 import { isDalle } from '../../contract/models.js';
-import { parseMultipart } from '../../intake/multipart.js';
-import { parseJsonBody } from '../../intake/json.js';
-import { createSpool } from '../../intake/spool.js';
+import { createSpool, parseRequestBody } from '../../intake/index.js';
 import type { IntakeResult, Spool } from '../../intake/types.js';
 import { chooseDeployment, executeEdit, responseData, type EditOutcome } from '../../pipeline/edit.js';
 import type { EditRequest } from '../../types.js';
@@ -19,7 +17,7 @@ import { authenticate } from '../auth.js';
 import { headerSafe, toGatewayError } from '../envelope.js';
 import { SseWriter } from '../sse.js';
 import type { HttpDeps } from '../deps.js';
-import { finishUnreadBody, sendError } from '../reply.js';
+import { sendError } from '../reply.js';
 
 export function registerEditRoutes(app: FastifyInstance, deps: HttpDeps): void {
   // the edit route reads its own body, streaming: no framework parser may buffer it
@@ -30,32 +28,21 @@ export function registerEditRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 }
 
-async function takeBody(deps: HttpDeps, request: FastifyRequest, spool: Spool, signal: AbortSignal): Promise<IntakeResult> {
-  const type = String(request.headers['content-type'] ?? '').toLowerCase();
+function takeBody(deps: HttpDeps, request: FastifyRequest, spool: Spool, signal: AbortSignal): Promise<IntakeResult> {
   const { limits } = deps.config;
-  const fileLimitFor = (role: 'image' | 'mask', fieldsSoFar: ReadonlyArray<[string, unknown]>): number => {
-    if (role === 'mask') return limits.maxMaskBytes;
-    const model = fieldsSoFar.find(([name]) => name === 'model')?.[1];
-    return typeof model === 'string' && isDalle(model) ? limits.maxDalleImageBytes : limits.maxImageBytes;
-  };
-  if (type.startsWith('multipart/form-data')) {
-    return parseMultipart(request.raw, { spool, limits, signal, fileLimitFor });
-  }
-  if (type.startsWith('application/json')) {
-    return parseJsonBody(request.raw, {
-      spool,
-      limits,
-      signal,
-      fileLimitFor,
-      allowPrivateUrls: deps.config.allowPrivateImageUrls,
-      ca: deps.imageUrlCa ?? undefined,
-    });
-  }
-  throw badRequest(
-    'unsupported_content_type',
-    null,
-    `Unsupported Content-Type '${type.split(';')[0] || '(none)'}': send multipart/form-data (files) or application/json (image URLs).`,
-  );
+  return parseRequestBody(request.raw, {
+    spool,
+    limits,
+    signal,
+    // the DALL·E cap applies once a `model` field naming one has arrived
+    fileLimitFor: (role, fieldsSoFar) => {
+      if (role === 'mask') return limits.maxMaskBytes;
+      const model = fieldsSoFar.find(([name]) => name === 'model')?.[1];
+      return typeof model === 'string' && isDalle(model) ? limits.maxDalleImageBytes : limits.maxImageBytes;
+    },
+    allowPrivateUrls: deps.config.allowPrivateImageUrls,
+    ca: deps.imageUrlCa ?? undefined,
+  });
 }
 
 async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -160,8 +147,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
       sse.error(err.toBody());
       sse.end();
     } else if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) {
-      finishUnreadBody(request, reply);
-      sendError(reply, err);
+      sendError(request, reply, err);
     }
   } finally {
     reply.raw.off('close', onClose);

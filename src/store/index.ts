@@ -1,0 +1,57 @@
+/** Opens every store the gateway needs, from one database URL and a data dir. */
+import path from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
+import { DiskBlobStore } from './blobs.js';
+import { openDatabase, type Db } from './db.js';
+import { SqlKeyStore } from './keys.js';
+import { SqlRequestLog } from './request-log.js';
+import type { Stores } from './types.js';
+
+export interface OpenStoresOptions {
+  /** null: SQLite in dataDir; 'postgres://…' (optionally `?schema=name`): PostgreSQL */
+  databaseUrl: string | null;
+  dataDir: string;
+  clock?: Clock;
+}
+
+/** Stores plus the database handle, for modules that add their own tables (e.g. a ledger). */
+export interface OpenedStores extends Stores {
+  db: Db;
+}
+
+export const BLOBS_DIR_NAME = 'blobs';
+
+export async function openStores(options: OpenStoresOptions): Promise<OpenedStores> {
+  const clock = options.clock ?? systemClock;
+  const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  return {
+    dialect: db.dialect,
+    db,
+    keys: new SqlKeyStore(db, clock),
+    requestLog: new SqlRequestLog(db),
+    blobs: new DiskBlobStore(path.join(options.dataDir, BLOBS_DIR_NAME)),
+    close: () => db.close(),
+  };
+}
+
+export { DiskBlobStore, isValidBlobKey } from './blobs.js';
+export { openDatabase, parsePostgresUrl, migrateToLatest, SQLITE_FILE_NAME } from './db.js';
+export type { Db, Dialect, OpenDatabaseOptions, PostgresTarget } from './db.js';
+export {
+  createHostedImages,
+  loadOrCreateSecret,
+  HOSTED_IMAGES_PATH,
+  URL_SIGNING_KEY_FILE,
+} from './hosted.js';
+export type {
+  HostedImageFormat,
+  HostedImages,
+  HostedImagesOptions,
+  ResolvedHostedImage,
+  SavedHostedImage,
+} from './hosted.js';
+export { SqlKeyStore, generateApiKey, hashApiKey, looksLikeApiKey, API_KEY_PREFIX } from './keys.js';
+export { ensureMasterKey, isMasterKey, MASTER_KEY_FILE, MASTER_KEY_PREFIX } from './master-key.js';
+export type { MasterKey } from './master-key.js';
+export { SqlRequestLog } from './request-log.js';
+export type * from './types.js';

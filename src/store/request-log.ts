@@ -1,0 +1,84 @@
+/** The request log: one row per API request, newest first when listed. */
+import type { Selectable } from 'kysely';
+import type { Db } from './db.js';
+import type { RequestLogTable } from './schema.js';
+import type { RequestLog, RequestLogEntry } from './types.js';
+
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 1000;
+
+export class SqlRequestLog implements RequestLog {
+  constructor(private readonly db: Db) {}
+
+  async insert(entry: RequestLogEntry): Promise<void> {
+    await this.db.kysely.insertInto('request_log').values(toRow(entry)).execute();
+  }
+
+  async get(id: string): Promise<RequestLogEntry | null> {
+    const row = await this.db.kysely.selectFrom('request_log').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : toEntry(row);
+  }
+
+  async list(options: { limit?: number; keyId?: string } = {}): Promise<RequestLogEntry[]> {
+    const limit = clampLimit(options.limit);
+    let query = this.db.kysely.selectFrom('request_log').selectAll();
+    if (options.keyId !== undefined) query = query.where('key_id', '=', options.keyId);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map(toEntry);
+  }
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIST_LIMIT;
+  return Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+function toRow(e: RequestLogEntry): Selectable<RequestLogTable> {
+  return {
+    id: e.id,
+    created_at: e.createdAt,
+    key_id: e.keyId,
+    method: e.method,
+    path: e.path,
+    model: e.model,
+    deployment: e.deployment,
+    status: e.status,
+    error_code: e.errorCode,
+    latency_ms: Math.round(e.latencyMs),
+    image_count: e.imageCount,
+    bytes_in: e.bytesIn,
+    bytes_out: e.bytesOut,
+    input_tokens: e.inputTokens,
+    input_text_tokens: e.inputTextTokens,
+    input_image_tokens: e.inputImageTokens,
+    output_tokens: e.outputTokens,
+    total_tokens: e.totalTokens,
+    end_user: e.user,
+    stream: e.stream ? 1 : 0,
+  };
+}
+
+function toEntry(r: Selectable<RequestLogTable>): RequestLogEntry {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    keyId: r.key_id,
+    method: r.method,
+    path: r.path,
+    model: r.model,
+    deployment: r.deployment,
+    status: r.status,
+    errorCode: r.error_code,
+    latencyMs: r.latency_ms,
+    imageCount: r.image_count,
+    bytesIn: r.bytes_in,
+    bytesOut: r.bytes_out,
+    inputTokens: r.input_tokens,
+    inputTextTokens: r.input_text_tokens,
+    inputImageTokens: r.input_image_tokens,
+    outputTokens: r.output_tokens,
+    totalTokens: r.total_tokens,
+    user: r.end_user,
+    stream: r.stream !== 0,
+  };
+}
