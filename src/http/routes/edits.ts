@@ -78,6 +78,9 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
 
   let spool: Spool | null = null;
   let sse: SseWriter | null = null;
+  // the answer is delivered only after the spool is gone and the request is logged,
+  // so a client never sees a response whose request could still be lost
+  let deliver: (() => void) | null = null;
   try {
     const caller = await authenticate(request.headers.authorization, deps.masterKey, deps.stores.keys);
     entry.keyId = caller.keyId;
@@ -121,34 +124,37 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
           writer.event(ev.type, ev);
         },
       });
-      for (const ev of completedEvents(outcome.result, outcome.usage, created())) {
-        entry.bytesOut += ev.b64_json.length;
-        writer.event(ev.type, ev);
-      }
-      writer.end();
-      entry.status = 200;
+      const events = completedEvents(outcome.result, outcome.usage, created());
+      for (const ev of events) entry.bytesOut += ev.b64_json.length;
+      deliver = () => {
+        for (const ev of events) writer.event(ev.type, ev);
+        writer.end();
+      };
     } else {
       outcome = await executeEdit(deps, req, deployment, { signal: abort.signal });
       const data = await responseData(deps, req, outcome.result);
       const body = buildImagesResponse(req, outcome.result, outcome.usage, data, Math.floor(deps.clock.now() / 1000));
       const payload = JSON.stringify(body);
       entry.bytesOut = Buffer.byteLength(payload);
-      entry.status = 200;
-      reply.headers(headers).type('application/json').send(payload);
+      deliver = () => void reply.headers(headers).type('application/json').send(payload);
     }
+    entry.status = 200;
     recordUsage(entry, req, outcome);
   } catch (e) {
     const err = abort.signal.aborted && !isClientError(e) ? clientGone() : toGatewayError(e);
     entry.status = err.status;
     entry.errorCode = err.code;
     if (err.status >= 500) request.log.error({ err: e, requestId: request.id }, 'edit failed');
-    if (sse) {
-      // the stream is open: an error event, then the end
-      sse.error(err.toBody());
-      sse.end();
-    } else if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) {
-      sendError(request, reply, err);
-    }
+    const writer = sse;
+    deliver = writer
+      ? () => {
+          // the stream is open: an error event, then the end
+          writer.error(err.toBody());
+          writer.end();
+        }
+      : () => {
+          if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) sendError(request, reply, err);
+        };
   } finally {
     reply.raw.off('close', onClose);
     entry.latencyMs = Math.max(0, deps.clock.now() - started);
@@ -156,6 +162,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
     await deps.stores.requestLog.insert(entry).catch((err: unknown) => {
       request.log.error({ err, requestId: request.id }, 'request log insert failed');
     });
+    deliver?.();
   }
 }
 
