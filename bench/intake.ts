@@ -7,7 +7,15 @@
  *
  * The server runs in a child process (node's http + parseMultipart into a
  * spool in a temporary directory) and samples its own RSS every 10 ms while
- * it reads the request. The client streams the body from one reused 1 MiB
+ * it reads the request.
+ *
+ *   npx tsx bench/intake.ts --gateway
+ *
+ * runs the same request against the whole gateway (`imagegate serve` in a
+ * child process: auth, intake, contract, cleanup, request log) and samples
+ * the child's RSS from /proc every 10 ms. The filler bytes are no decodable
+ * image, so the contract answers 400 invalid_image_file after the whole
+ * body was received and spooled, and the engine never runs. The client streams the body from one reused 1 MiB
  * buffer, never building it in memory. The budget is 64 MB of RSS growth.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -86,7 +94,13 @@ async function serve(): Promise<void> {
 // ---------------------------------------------------------------- client (parent)
 
 /** Streams one multipart request of `images` files of `fileBytes` each; resolves with the server's report. */
-function upload(port: number, images: number, fileBytes: number, filler: Buffer): Promise<{ report: ServerReport; ms: number }> {
+function upload(
+  port: number,
+  images: number,
+  fileBytes: number,
+  filler: Buffer,
+  gatewayKey?: string,
+): Promise<{ report: ServerReport; ms: number; status: number; text: string }> {
   const boundary = `----formdata-undici-${crypto.randomInt(1e11, 1e12 - 1)}`;
   const fields = `--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\ngpt-image-1\r\n--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nbench\r\n`;
   const partHead = (i: number): string =>
@@ -103,15 +117,21 @@ function upload(port: number, images: number, fileBytes: number, filler: Buffer)
       method: 'POST',
       path: '/v1/images/edits',
       agent: false,
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length },
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': length,
+        ...(gatewayKey ? { authorization: `Bearer ${gatewayKey}` } : {}),
+      },
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
+        const ms = performance.now() - started;
+        if (gatewayKey) return resolve({ report: {} as ServerReport, ms, status: res.statusCode!, text });
         if (res.statusCode !== 200) return reject(new Error(`server answered ${res.statusCode}: ${text}`));
-        resolve({ report: JSON.parse(text) as ServerReport, ms: performance.now() - started });
+        resolve({ report: JSON.parse(text) as ServerReport, ms, status: 200, text });
       });
     });
     req.on('error', reject);
@@ -193,5 +213,71 @@ async function main(): Promise<void> {
   }
 }
 
+/** RSS of another process, from /proc (Linux). */
+async function rssOf(pid: number): Promise<number> {
+  const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+async function gateway(): Promise<void> {
+  const runs = arg('runs', 3);
+  const images = arg('images', 16);
+  const fileBytes = arg('mb', 50) * MiB;
+  const filler = crypto.randomBytes(MiB);
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(filler);
+  const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
+  const key = `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', bin, 'serve'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_MASTER_KEY: key, LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${out}`)));
+  });
+  console.log(`intake bench, whole gateway: ${runs} runs of 1 request with ${images} images × ${fileBytes} bytes (${mb(images * fileBytes)} MiB)`);
+  const growth: number[] = [];
+  const speed: number[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      const baseline = await rssOf(child.pid!);
+      let peak = baseline;
+      let samples = 0;
+      const timer = setInterval(() => {
+        rssOf(child.pid!).then((r) => {
+          samples++;
+          peak = Math.max(peak, r);
+        }, () => {});
+      }, 10);
+      const { ms, status, text } = await upload(port, images, fileBytes, filler, key);
+      clearInterval(timer);
+      const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+      if (status !== 400 || code !== 'invalid_image_file') throw new Error(`gateway answered ${status}: ${text}`);
+      const g = (peak - baseline) / MiB;
+      const sp = (images * fileBytes) / MiB / (ms / 1000);
+      growth.push(g);
+      speed.push(sp);
+      console.log(`run ${run}: ${mb(images * fileBytes)} MiB in ${(ms / 1000).toFixed(2)} s = ${sp.toFixed(0)} MB/s; gateway RSS ${mb(baseline)} → peak ${mb(peak)} MiB (+${g.toFixed(1)} MB, ${samples} samples); answered ${status} ${code}`);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await fsp.rm(dataDir, { recursive: true, force: true });
+  }
+  const m = median(growth);
+  console.log(`median peak RSS growth: ${m.toFixed(1)} MB (budget ${BUDGET_MB} MB); median throughput: ${median(speed).toFixed(0)} MB/s`);
+  if (m >= BUDGET_MB) {
+    console.error('over budget');
+    process.exitCode = 1;
+  }
+}
+
 if (process.argv.includes('--server')) void serve();
+else if (process.argv.includes('--gateway')) await gateway();
 else await main();
