@@ -1,0 +1,315 @@
+/**
+ * Runs a parsed operation list over decoded images: the edit region, variant
+ * strengths, geometric ops moving the region along, merge, content-aware fill.
+ * No file or encoder I/O here (runner's job); sharp is used only as a pixel
+ * library on raw buffers.
+ */
+import type { RgbaImage } from './types.js';
+import type { Op } from './instructions.js';
+import { describeOp } from './instructions.js';
+import type { ContentAwareFill } from './fill-bridge.js';
+import {
+  blendRegion, regionBounds, regionFromImage, regionIsEmpty, regionToImage, type Region,
+} from './ops/region.js';
+import * as color from './ops/color.js';
+import { gaussianBlur, sharpen } from './ops/blur.js';
+import { pixelate } from './ops/pixelate.js';
+import { border, cropSquare, flip, rotate, zoom } from './ops/geometry.js';
+import { addText } from './ops/text.js';
+import { detectBackground, removeBackground, replaceBackground } from './ops/background.js';
+import { composeAt, merge } from './ops/merge.js';
+
+/**
+ * Strength multiplier of variant i: 1 for variant 0 (the nominal edit), then
+ * alternately stronger and weaker by powers of 1.25: 1.25, 0.8, 1.5625, 0.64, …
+ */
+export function variantFactor(i: number): number {
+  if (i <= 0) return 1;
+  const k = Math.ceil(i / 2);
+  return Math.pow(1.25, i % 2 === 1 ? k : -k);
+}
+
+/** The op with its natural intensity scaled by f (ops without one are returned as they are). */
+export function scaleOp(op: Op, f: number): Op {
+  if (f === 1) return op;
+  switch (op.kind) {
+    case 'sepia': return { ...op, amount: Math.min(1, op.amount * f) };
+    case 'vintage': return { ...op, strength: op.strength * f };
+    case 'temperature': return { ...op, amount: Math.max(-1, Math.min(1, op.amount * f)) };
+    case 'blur': return op.sigma !== null ? { ...op, sigma: op.sigma * f } : { ...op, strength: op.strength * f };
+    case 'sharpen': return { ...op, strength: op.strength * f };
+    case 'brightness': return { ...op, amount: Math.max(-0.95, Math.min(1, op.amount * f)) };
+    case 'contrast': return { ...op, amount: Math.max(-1, op.amount * f) };
+    case 'saturation': return { ...op, amount: Math.max(-1, op.amount * f) };
+    case 'tint': return { ...op, amount: Math.min(1, op.amount * f) };
+    case 'pixelate': return op.block !== null ? { ...op, block: Math.max(2, Math.round(op.block * f)) } : { ...op, strength: op.strength * f };
+    case 'zoom': return { ...op, factor: 1 + (op.factor - 1) * f };
+    case 'border': return op.thickness !== null ? { ...op, thickness: Math.max(1, Math.round(op.thickness * f)) } : { ...op, strength: op.strength * f };
+    default: return op;
+  }
+}
+
+export interface EditState {
+  image: RgbaImage;
+  /** where pixel ops act (null = everywhere); moves with geometric ops */
+  region: Region;
+}
+
+export interface FillSnapshot {
+  /** index in the op list of the op that ran the fill (-1 = the implicit pre-fill) */
+  opIndex: number;
+  scaleIndex: number;
+  scaleCount: number;
+  state: EditState;
+}
+
+export interface ApplyContext {
+  /** variant number: the seed of anything random, and the strength factor */
+  variant: number;
+  fill: ContentAwareFill | null;
+  /** size of the output (the merge canvas) */
+  canvas: { width: number; height: number };
+  /** collect coarse fill scales for partial images */
+  captureFill: boolean;
+  /** fill the region first (DALL·E: the transparent area has no content to edit) */
+  prefill: boolean;
+}
+
+export interface ApplyResult {
+  state: EditState;
+  /** human words for what was done, in order */
+  applied: string[];
+  warnings: string[];
+  snapshots: FillSnapshot[];
+  /** whether a content-aware fill actually ran */
+  filled: boolean;
+}
+
+/** Blur sigma when none was given: 0.5% of the longer side, at least 1.5 px. */
+export const defaultBlurSigma = (img: RgbaImage): number => Math.max(1.5, 0.005 * Math.max(img.width, img.height));
+/** Pixelate block when none was given: 1/48 of the longer side, at least 2 px. */
+export const defaultPixelBlock = (img: RgbaImage): number => Math.max(2, Math.round(Math.max(img.width, img.height) / 48));
+/** Border thickness when none was given: 3% of the shorter side, at least 1 px. */
+export const defaultBorder = (img: RgbaImage): number => Math.max(1, Math.round(0.03 * Math.min(img.width, img.height)));
+
+/** Move the region with a geometric op applied to the image (new canvas = outside the region). */
+async function moveRegion(state: EditState, next: RgbaImage, fn: (img: RgbaImage) => Promise<RgbaImage> | RgbaImage): Promise<EditState> {
+  if (state.region === null) return { image: next, region: null };
+  const moved = await fn(regionToImage(state.region, state.image.width, state.image.height));
+  if (moved.width !== next.width || moved.height !== next.height) throw new Error('region and image diverged');
+  return { image: next, region: regionFromImage(moved) };
+}
+
+/** Pixel op confined to the region. */
+async function inRegion(state: EditState, fn: (img: RgbaImage) => Promise<RgbaImage> | RgbaImage): Promise<EditState> {
+  if (state.region !== null && regionIsEmpty(state.region)) return state;
+  const edited = await fn(state.image);
+  return { image: blendRegion(state.image, edited, state.region), region: state.region };
+}
+
+function holeOf(region: Uint8Array): Uint8Array {
+  const hole = new Uint8Array(region.length);
+  for (let i = 0; i < region.length; i++) hole[i] = region[i] !== 0 ? 1 : 0;
+  return hole;
+}
+
+/**
+ * Content-aware fill of the region. With `opaque` (the pre-fill of a
+ * transparent DALL·E area) the original colour is kept in proportion to its
+ * alpha and the result is opaque; otherwise the fill is blended by the region
+ * weights like any pixel op.
+ */
+function runFill(
+  state: EditState,
+  fill: ContentAwareFill,
+  seed: number,
+  opaque: boolean,
+  onScale: ((img: RgbaImage, i: number, n: number) => void) | null,
+): EditState {
+  const region = state.region!;
+  const finish = (filled: RgbaImage): RgbaImage => {
+    if (!opaque) return blendRegion(state.image, filled, region);
+    const o = state.image.data;
+    const f = filled.data;
+    const out = new Uint8ClampedArray(o);
+    for (let i = 0; i < region.length; i++) {
+      const w = region[i]!;
+      if (w === 0) continue;
+      const p = i * 4;
+      const keep = o[p + 3]! / 255;
+      out[p] = o[p]! * keep + f[p]! * (1 - keep);
+      out[p + 1] = o[p + 1]! * keep + f[p + 1]! * (1 - keep);
+      out[p + 2] = o[p + 2]! * keep + f[p + 2]! * (1 - keep);
+      out[p + 3] = 255;
+    }
+    return { width: state.image.width, height: state.image.height, data: out };
+  };
+  const result = fill(state.image, holeOf(region), {
+    seed,
+    ...(onScale ? { onScale: (img: RgbaImage, i: number, n: number) => onScale(finish(img), i, n) } : {}),
+  });
+  return { image: finish(result), region };
+}
+
+/**
+ * Apply ops[from..] to a state. `resumed` continues a run from a fill
+ * snapshot (partial images): the pre-fill is not repeated.
+ */
+export async function applyOps(
+  start: EditState,
+  ops: readonly Op[],
+  ctx: ApplyContext,
+  from = 0,
+  resumed = false,
+): Promise<ApplyResult> {
+  let state = start;
+  const applied: string[] = [];
+  const warnings: string[] = [];
+  const snapshots: FillSnapshot[] = [];
+  let filled = false;
+  // the region a fill last ran on: a second "remove …" on the same region has nothing left to do
+  let filledRegion: Region | undefined = resumed ? start.region : undefined;
+  const f = variantFactor(ctx.variant);
+  const seed = ctx.variant;
+
+  /** true when the fill ran */
+  const doFill = (opIndex: number, opaque: boolean): boolean => {
+    const region = state.region;
+    if (region === null || regionIsEmpty(region)) {
+      warnings.push('content-aware fill needs a mask (or transparent area) marking what to remove; nothing was removed');
+      return false;
+    }
+    if (!region.some((w) => w === 0)) {
+      warnings.push('the mask covers the whole image, so there is nothing to fill it from; nothing was removed');
+      return false;
+    }
+    if (!ctx.fill) {
+      warnings.push('content-aware fill is not available; the masked region was left unchanged');
+      return false;
+    }
+    const onScale = ctx.captureFill
+      ? (img: RgbaImage, i: number, n: number): void => {
+          if (i < n - 1) snapshots.push({ opIndex, scaleIndex: i, scaleCount: n, state: { image: img, region } });
+        }
+      : null;
+    state = runFill(state, ctx.fill, seed, opaque, onScale);
+    filled = true;
+    filledRegion = state.region;
+    return true;
+  };
+
+  if (!resumed && ctx.prefill && doFill(-1, true)) applied.push('content-aware fill of the transparent area');
+
+  for (let i = from; i < ops.length; i++) {
+    const op = scaleOp(ops[i]!, f);
+    const img = state.image;
+    let label: string | null = describeOp(ops[i]!);
+    switch (op.kind) {
+      case 'grayscale': state = await inRegion(state, color.grayscale); break;
+      case 'sepia': state = await inRegion(state, (m) => color.sepia(m, op.amount)); break;
+      case 'vintage': state = await inRegion(state, (m) => color.vintage(m, op.strength, seed)); break;
+      case 'temperature': state = await inRegion(state, (m) => color.temperature(m, op.amount)); break;
+      case 'invert': state = await inRegion(state, color.invert); break;
+      case 'brightness': state = await inRegion(state, (m) => color.brightness(m, op.amount)); break;
+      case 'contrast': state = await inRegion(state, (m) => color.contrast(m, op.amount)); break;
+      case 'saturation': state = await inRegion(state, (m) => color.saturation(m, op.amount)); break;
+      case 'tint': state = await inRegion(state, (m) => color.tint(m, op.color, op.amount)); break;
+      case 'recolor': state = await inRegion(state, (m) => color.recolor(m, op.color)); break;
+      case 'blur': {
+        const sigma = op.sigma ?? defaultBlurSigma(img) * op.strength;
+        state = await inRegion(state, (m) => gaussianBlur(m, sigma));
+        break;
+      }
+      case 'sharpen': {
+        const sigma = Math.max(1, 0.0015 * Math.max(img.width, img.height));
+        state = await inRegion(state, (m) => sharpen(m, 0.8 * op.strength, sigma));
+        break;
+      }
+      case 'pixelate': {
+        const block = op.block ?? Math.max(2, Math.round(defaultPixelBlock(img) * op.strength));
+        state = await inRegion(state, (m) => pixelate(m, block));
+        break;
+      }
+      case 'text': {
+        const area = state.region !== null ? regionBounds(state.region, img.width, img.height) : null;
+        if (state.region !== null && area === null) { label = null; break; }
+        state = await inRegion(state, (m) =>
+          addText(m, op.text, op.position, op.color ?? [255, 255, 255], area ?? undefined),
+        );
+        break;
+      }
+      case 'remove-background':
+      case 'replace-background': {
+        const bg = detectBackground(img);
+        if (!bg) {
+          warnings.push(`${describeOp(op)}: no uniform background colour found along the edges; nothing was changed`);
+          label = null;
+          break;
+        }
+        state = await inRegion(state, (m) =>
+          op.kind === 'remove-background' ? removeBackground(m, bg).image : replaceBackground(m, bg, op.color).image,
+        );
+        break;
+      }
+      case 'rotate': {
+        const next = await rotate(img, op.degrees);
+        state = await moveRegion(state, next, (r) => rotate(r, op.degrees));
+        break;
+      }
+      case 'flip': {
+        state = await moveRegion(state, flip(img, op.axis), (r) => flip(r, op.axis));
+        break;
+      }
+      case 'crop-square': {
+        state = await moveRegion(state, cropSquare(img), cropSquare);
+        break;
+      }
+      case 'zoom': {
+        state = await moveRegion(state, await zoom(img, op.factor), (r) => zoom(r, op.factor));
+        break;
+      }
+      case 'border': {
+        const t = op.thickness ?? Math.max(1, Math.round(defaultBorder(img) * op.strength));
+        const c = [op.color[0], op.color[1], op.color[2], 255] as const;
+        state = await moveRegion(state, await border(img, c, t), (r) => border(r, [0, 0, 0, 0], t));
+        break;
+      }
+      case 'merge':
+        // merging happens before any op (see composeInputs); nothing to do in sequence
+        label = null;
+        break;
+      case 'fill': {
+        // the transparent area was already filled, or this region was just filled
+        if (ctx.prefill || (filledRegion !== undefined && filledRegion === state.region)) { label = null; break; }
+        if (!doFill(i, false)) label = null;
+        break;
+      }
+    }
+    if (label) applied.push(label);
+  }
+  return { state, applied, warnings, snapshots, filled };
+}
+
+/**
+ * The starting state: the first image (others are references), or all inputs
+ * composed when the ops contain a merge. The region belongs to the first image
+ * and follows it into its cell.
+ */
+export async function composeInputs(
+  images: readonly RgbaImage[],
+  region: Region,
+  ops: readonly Op[],
+  canvas: { width: number; height: number },
+): Promise<{ state: EditState; applied: string[] }> {
+  const mergeOp = ops.find((o): o is Extract<Op, { kind: 'merge' }> => o.kind === 'merge');
+  if (!mergeOp || images.length < 2) return { state: { image: images[0]!, region }, applied: [] };
+  const { image, placements } = await merge(images, canvas.width, canvas.height, mergeOp.layout, [255, 255, 255, 255]);
+  let mergedRegion: Region = null;
+  if (region !== null) {
+    // the mask covers the first input only; it lands where that input went
+    const first = images[0]!;
+    const packed = regionToImage(region, first.width, first.height);
+    mergedRegion = regionFromImage(await composeAt([packed], [placements[0]!], canvas.width, canvas.height, [0, 0, 0, 0]));
+  }
+  return { state: { image, region: mergedRegion }, applied: [describeOp(mergeOp)] };
+}
