@@ -3,6 +3,8 @@
  * HTTP server. Tests start the same app on port 0 with their own clock.
  */
 import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config/index.js';
@@ -70,6 +72,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa },
     options.logger ?? false,
   );
+  // every accepted socket and how many requests it has in flight, for a
+  // shutdown that waits for requests, not for idle or half-open connections
+  const sockets = new Map<Socket, number>();
+  server.server.on('connection', (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      if (sockets.has(socket)) sockets.set(socket, Math.max(0, sockets.get(socket)! - 1));
+    });
+  });
   try {
     await server.listen({ host: config.host, port: config.port });
   } catch (e) {
@@ -113,7 +129,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
-        await server.close();
+        const closed = server.close();
+        // requests in flight finish; a socket with none (idle keep-alive, or
+        // half-open after its client left) is closed instead of waited for
+        const sweep = setInterval(() => {
+          for (const [socket, inFlight] of sockets) if (inFlight === 0) socket.destroy();
+        }, 50);
+        try {
+          await closed;
+        } finally {
+          clearInterval(sweep);
+        }
         await engine.close();
         await stores.close();
       })();

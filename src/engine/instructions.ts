@@ -716,3 +716,20 @@ export function describeOp(op: Op): string {
     case 'fill': return op.target ? `content-aware fill (remove ${op.target})` : 'content-aware fill';
   }
 }
+
+/**
+ * What the client is told about its instruction. Pure, so providers/local can
+ * say it in a header before the job runs (streaming answers).
+ */
+export function instructionWarnings(parsed: ParsedInstructions, prompt: string, masked: boolean): string[] {
+  if (!parsed.understood) {
+    const what = parsed.unmatched.length > 0 ? parsed.unmatched.join("', '") : prompt.trim();
+    return masked
+      ? [`instruction not understood: '${what}'; the masked region was filled from its surroundings instead`]
+      : [`instruction not understood: '${what}'; the image was returned unchanged`];
+  }
+  if (parsed.unmatched.length > 0) {
+    return [`part of the instruction was not understood and was ignored: '${parsed.unmatched.join("', '")}'`];
+  }
+  return [];
+}

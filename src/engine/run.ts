@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { EngineImage, EngineJob, EngineResult, RgbaImage } from './types.js';
 import type { Background } from '../types.js';
-import { parseInstructions, type Op } from './instructions.js';
+import { instructionWarnings, parseInstructions, type Op } from './instructions.js';
 import { applyOps, composeInputs, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
 import { defaultFill, type ContentAwareFill } from './fill-bridge.js';
 import { EngineInputError } from './errors.js';
@@ -27,7 +27,12 @@ export interface RunDependencies {
   fill?: ContentAwareFill | null;
 }
 
-async function decode(path: string, which: number | 'mask'): Promise<RgbaImage> {
+/**
+ * Decode to 8-bit RGBA, no larger than the edit needs: the shorter side at
+ * most `maxShortSide` (never enlarged). The output is at most that big, so a
+ * 50-megapixel upload costs a few megapixels of work and memory, not 2 GB.
+ */
+async function decode(path: string, which: number | 'mask', maxShortSide: number): Promise<RgbaImage> {
   const name = which === 'mask' ? 'mask' : `image ${which}`;
   let bytes: Buffer;
   try {
@@ -37,8 +42,9 @@ async function decode(path: string, which: number | 'mask'): Promise<RgbaImage> 
   }
   try {
     // rotate() with no angle applies the EXIF orientation (JPEG, WebP); toColourspace gives 8-bit sRGB from grey or 16-bit input
-    const { data, info } = await sharp(bytes)
+    const { data, info } = await sharp(bytes, { limitInputPixels: false })
       .rotate()
+      .resize({ width: maxShortSide, height: maxShortSide, fit: 'outside', withoutEnlargement: true })
       .toColourspace('srgb')
       .ensureAlpha()
       .raw({ depth: 'uchar' })
@@ -121,7 +127,9 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   const warnings: string[] = [];
 
   const images: RgbaImage[] = [];
-  for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!.path, i));
+  // a rotation or square crop may still need the output's longer side from the shorter one
+  const workSide = Math.max(job.size.width, job.size.height);
+  for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!.path, i, workSide));
   if (images.length === 0) {
     images.push(createImage(job.size.width, job.size.height, [255, 255, 255, 255]));
     warnings.push('no input image: the edit was applied to a blank white canvas');
@@ -132,7 +140,7 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   let prefill = false;
   const first = images[0]!;
   if (job.mask) {
-    let mask = await decode(job.mask.path, 'mask');
+    let mask = await decode(job.mask.path, 'mask', workSide);
     if (mask.width !== first.width || mask.height !== first.height) mask = await resize(mask, first.width, first.height);
     region = regionFromAlpha(mask);
     if (region === null) warnings.push('the mask has no transparent pixels, so the whole image was edited');
@@ -143,17 +151,8 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   }
 
   let ops: Op[] = parsed.ops;
-  if (!parsed.understood) {
-    const what = parsed.unmatched.length > 0 ? parsed.unmatched.join("', '") : job.prompt.trim();
-    if (region !== null) {
-      if (!prefill) ops = [{ kind: 'fill', target: null }];
-      warnings.push(`instruction not understood: '${what}'; the masked region was filled from its surroundings instead`);
-    } else {
-      warnings.push(`instruction not understood: '${what}'; the image was returned unchanged`);
-    }
-  } else if (parsed.unmatched.length > 0) {
-    warnings.push(`part of the instruction was not understood and was ignored: '${parsed.unmatched.join("', '")}'`);
-  }
+  if (!parsed.understood && region !== null && !prefill) ops = [{ kind: 'fill', target: null }];
+  warnings.push(...instructionWarnings(parsed, job.prompt, region !== null));
   const merging = ops.some((o) => o.kind === 'merge');
   if (job.images.length > 1 && !merging) {
     warnings.push(`only the first of ${job.images.length} images was edited; ask to "merge" or put them "side by side" to combine them`);

@@ -103,15 +103,18 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
 
     const deployment = chooseDeployment(deps, req);
     entry.deployment = deployment.name;
-    const warnings = deployment.provider.preflight?.(req).warnings ?? [];
     const headers: Record<string, string> = {
       'x-request-id': request.id,
       'x-imagegate-deployment': deployment.name,
     };
-    if (warnings.length > 0) headers['x-imagegate-warning'] = headerSafe(warnings.join('; '));
+    const warn = (warnings: string[]) => {
+      if (warnings.length > 0) headers['x-imagegate-warning'] = headerSafe(warnings.join('; '));
+    };
 
     let outcome: EditOutcome;
     if (req.stream) {
+      // headers go out with the first event, before the result: what the provider can tell up front
+      warn(deployment.provider.preflight?.(req).warnings ?? []);
       reply.hijack();
       sse = new SseWriter(reply.raw, headers);
       const writer = sse;
@@ -132,6 +135,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
       };
     } else {
       outcome = await executeEdit(deps, req, deployment, { signal: abort.signal });
+      warn(outcome.result.warnings);
       const data = await responseData(deps, req, outcome.result);
       const body = buildImagesResponse(req, outcome.result, outcome.usage, data, Math.floor(deps.clock.now() / 1000));
       const payload = JSON.stringify(body);
@@ -146,7 +150,10 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
     entry.errorCode = err.code;
     if (err.status >= 500) request.log.error({ err: e, requestId: request.id }, 'edit failed');
     const writer = sse;
-    deliver = writer
+    const gone = err.status === 499;
+    deliver = gone
+      ? () => request.raw.socket?.destroy() // nobody is left to answer; do not keep the half-open socket
+      : writer
       ? () => {
           // the stream is open: an error event, then the end
           writer.error(err.toBody());

@@ -8,7 +8,7 @@ import { invalidImageFile } from '../../errors.js';
 import type { Engine } from '../../engine/types.js';
 import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
 import type { Provider } from '../types.js';
-import { parseInstructions } from '../../engine/instructions.js';
+import { instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
 const AUTO_SIZES: Record<ReturnType<typeof aspectClass>, Size> = {
   square: { width: 1024, height: 1024 },
@@ -42,8 +42,8 @@ export function createLocalProvider(engine: Engine): Provider {
     capabilities: { maxImages: 16, mask: true, partialImages: true, n: 'native' },
 
     preflight(req) {
-      const parsed = parseInstructions(req.prompt);
-      return { warnings: parsed.understood ? [] : [notUnderstood(req)] };
+      const masked = req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
+      return { warnings: instructionWarnings(parseInstructions(req.prompt), req.prompt, masked) };
     },
 
     async edit(req: EditRequest, options: CallOptions): Promise<EditResult> {
@@ -95,10 +95,4 @@ export function createLocalProvider(engine: Engine): Provider {
 
     close: () => engine.close(),
   };
-}
-
-function notUnderstood(req: EditRequest): string {
-  return req.mask || req.model.family === 'dall-e'
-    ? 'instruction not understood by the built-in engine; the masked region was filled from its surroundings'
-    : 'instruction not understood by the built-in engine; the image was returned with the requested size and format only';
 }
