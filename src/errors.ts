@@ -75,6 +75,13 @@ export const unsupportedFileType = (param: string, detected: string, allowed: re
 export const invalidImageFile = (param: string, message: string): GatewayError =>
   badRequest('invalid_image_file', param, message);
 
+export const arrayTooLong = (param: string, max: number, got: number): GatewayError =>
+  badRequest(
+    'array_above_max_length',
+    param,
+    `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${got} instead.`,
+  );
+
 export const payloadTooLarge = (param: string | null, message: string): GatewayError =>
   new GatewayError({ status: 413, code: param ? 'file_too_large' : 'request_too_large', param, message });
 

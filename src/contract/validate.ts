@@ -3,6 +3,7 @@
  * EditRequest, or a GatewayError naming the parameter at fault.
  */
 import {
+  arrayTooLong,
   duplicateParameter,
   invalidImageFile,
   invalidType,
@@ -200,12 +201,9 @@ export async function validateEdit(intake: IntakeResult, ctx: ValidateContext): 
   const ordered = orderImages(intake.files);
   if (ordered.length === 0) throw missingParameter(intake.kind === 'json' ? 'images' : 'image');
   if (ordered.length > rules.maxImages) {
-    throw invalidValue(
-      intake.kind === 'json' ? 'images' : 'image',
-      rules.maxImages === 1
-        ? `Model '${modelId}' edits exactly one image; got ${ordered.length}.`
-        : `Invalid 'image': array too long. Expected at most ${rules.maxImages} images, but got ${ordered.length}.`,
-    );
+    const param = intake.kind === 'json' ? 'images' : 'image';
+    if (rules.maxImages > 1) throw arrayTooLong(param, rules.maxImages, ordered.length);
+    throw invalidValue(param, `Model '${modelId}' edits exactly one image; got ${ordered.length}.`);
   }
   const images: InputImage[] = [];
   for (const [i, file] of ordered.entries()) {

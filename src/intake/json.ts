@@ -8,12 +8,11 @@
  * cap (limits.maxJsonBytes).
  */
 import type http from 'node:http';
-import { badRequest, invalidType, invalidValue, notFound, unknownParameter } from '../errors.js';
+import { arrayTooLong, badRequest, invalidType, invalidValue, notFound, unknownParameter } from '../errors.js';
 import { fetchImageUrl, invalidImageUrl, type Resolver } from './fetch-url.js';
 import {
   ClientAbortedError,
   abortReason,
-  arrayTooLong,
   declaredLength,
   defaultFileLimit,
   fileTooLarge,

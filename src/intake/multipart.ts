@@ -12,11 +12,10 @@ import type http from 'node:http';
 import type fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { badRequest, duplicateParameter, unknownParameter, type GatewayError } from '../errors.js';
+import { arrayTooLong, badRequest, duplicateParameter, unknownParameter, type GatewayError } from '../errors.js';
 import {
   ClientAbortedError,
   abortReason,
-  arrayTooLong,
   bodyTooLarge,
   declaredLength,
   defaultFileLimit,

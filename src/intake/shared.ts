@@ -64,14 +64,6 @@ export function fileTooLarge(param: string, role: FileRole, limit: number): Gate
   return payloadTooLarge(param, `File '${param}' is larger than the ${formatMegabytes(limit)} limit for ${what}.`);
 }
 
-export function arrayTooLong(param: string, max: number, got: number): GatewayError {
-  return badRequest(
-    'array_above_max_length',
-    param,
-    `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${got} instead.`,
-  );
-}
-
 export function fieldTooLong(name: string, maxBytes: number): GatewayError {
   return badRequest(
     'string_above_max_length',
