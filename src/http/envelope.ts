@@ -34,6 +34,9 @@ export function toGatewayError(e: unknown): GatewayError {
  * HTTP header values must be visible ASCII: anything else (prompt words in a
  * warning, say) is percent-encoded so it can neither break nor inject headers.
  */
-export function headerSafe(value: string): string {
-  return value.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c)).slice(0, 1024);
+export function headerSafe(value: string, maxChars = 512): string {
+  // whole code points (the u flag), lone surrogates made U+FFFD first: encodeURIComponent throws on halves
+  const wellFormed = value.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  const text = [...wellFormed].slice(0, maxChars).join('');
+  return text.replace(/[^\x20-\x7e]|%/gu, (c) => encodeURIComponent(c));
 }

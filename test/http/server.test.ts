@@ -75,6 +75,25 @@ describe('hosted result URLs', () => {
   });
 });
 
+describe('warnings', () => {
+  test('a prompt with line breaks, emoji and special-token text is answered; its warning header is safe', async () => {
+    const fd = new FormData();
+    fd.append('image', new Blob([png], { type: 'image/png' }), 'a.png');
+    fd.append('prompt', 'bla\r\nX-Evil: 1 ünïcödé 🙂 <|endoftext|>');
+    fd.append('quality', 'low');
+    const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: auth(), body: fd });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-evil'), null);
+    assert.equal(
+      res.headers.get('x-imagegate-warning'),
+      "instruction not understood: 'bla%0D%0AX-Evil: 1 %C3%BCn%C3%AFc%C3%B6d%C3%A9 %F0%9F%99%82 <|endoftext|>'; the image was returned unchanged",
+    );
+    const body = (await res.json()) as any;
+    // "<|endoftext|>" counts as text, not as a special token
+    assert.ok(body.usage.input_tokens_details.text_tokens > 10);
+  });
+});
+
 describe('models and health', () => {
   test('GET /v1/models lists every served model', async () => {
     const res = await fetch(`${t.url}/v1/models`, { headers: auth() });
