@@ -45,6 +45,8 @@ export interface Config {
   engine: {
     /** worker threads for the built-in engine */
     threads: number;
+    /** edits that may wait for a free thread; more are answered 503 with Retry-After */
+    maxQueue: number;
   };
   /** allow image_url fetches to loopback/private addresses (tests, trusted networks only) */
   allowPrivateImageUrls: boolean;
@@ -164,6 +166,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         int('IMAGEGATE_ENGINE_THREADS', env.IMAGEGATE_ENGINE_THREADS, 1, 64) ??
         int('engine.threads', file.engine?.threads, 1, 64) ??
         2,
+      maxQueue:
+        int('IMAGEGATE_ENGINE_MAX_QUEUE', env.IMAGEGATE_ENGINE_MAX_QUEUE, 0, 100_000) ??
+        int('engine.maxQueue', file.engine?.maxQueue, 0, 100_000) ??
+        64,
     },
     allowPrivateImageUrls:
       bool('IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS', env.IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS) ??

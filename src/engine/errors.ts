@@ -14,3 +14,15 @@ export class EngineInputError extends Error {
 }
 
 export const isEngineInputError = (e: unknown): e is EngineInputError => e instanceof EngineInputError;
+
+/** Every worker is busy and the queue is full: try again shortly. */
+export class EngineBusyError extends Error {
+  readonly code = 'engine_overloaded';
+
+  constructor(readonly queued: number) {
+    super(`the built-in engine is busy: ${queued} jobs are already waiting`);
+    this.name = 'EngineBusyError';
+  }
+}
+
+export const isEngineBusyError = (e: unknown): e is EngineBusyError => e instanceof EngineBusyError;

@@ -9,15 +9,17 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import type { Engine, EngineImage, EngineJob, EngineResult, EngineRunOptions } from './types.js';
 import type { WorkerMessage, WorkerOutcome, WorkerTask } from './worker.js';
-import { EngineInputError } from './errors.js';
+import { EngineBusyError, EngineInputError } from './errors.js';
 
-export { EngineInputError, isEngineInputError } from './errors.js';
+export { EngineBusyError, EngineInputError, isEngineBusyError, isEngineInputError } from './errors.js';
 export { parseInstructions, describeOp, type Op, type ParsedInstructions } from './instructions.js';
 export type { Engine, EngineImage, EngineJob, EngineResult, EngineRunOptions, RgbaImage } from './types.js';
 
 export interface EngineOptions {
   /** worker threads (≥ 1), started at once and kept for the pool's life */
   threads: number;
+  /** jobs that may wait for a worker; one more is refused with EngineBusyError (default: unbounded) */
+  maxQueue?: number;
 }
 
 /** worker.ts under tsx, worker.js when compiled: the same extension as this file. */
@@ -39,8 +41,14 @@ export function createEngine(options: EngineOptions): Engine {
     concurrentTasksPerWorker: 1,
   });
 
+  const maxQueue = options.maxQueue ?? Infinity;
+  let inFlight = 0;
+
   async function run(job: EngineJob, opts: EngineRunOptions = {}): Promise<EngineResult> {
     opts.signal?.throwIfAborted();
+    // jobs running or waiting; counted here because piscina's own limit grows while workers start
+    if (inFlight >= threads + maxQueue) throw new EngineBusyError(inFlight - threads);
+    inFlight++;
     const { port1, port2 } = new MessageChannel();
     let resolveResult!: (r: EngineResult) => void;
     let rejectResult!: (e: Error) => void;
@@ -65,6 +73,7 @@ export function createEngine(options: EngineOptions): Engine {
       // the port delivers every partial and then the result, in order; the task may resolve first
       return await resultArrived;
     } finally {
+      inFlight--;
       port1.close();
     }
   }

@@ -96,3 +96,30 @@ test('a client that goes away cancels the fill', async () => {
   assert.equal(entry.errorCode, 'client_closed_request');
   assert.equal(entry.model, 'gpt-image-1');
 });
+
+test('a full engine queue answers 503 with Retry-After, and the queued edits still finish', async () => {
+  const busy = await startTestApp({ env: { IMAGEGATE_ENGINE_MAX_QUEUE: '1' } });
+  try {
+    const send = () => {
+      const fd = new FormData();
+      fd.append('image', new Blob([photo], { type: 'image/png' }), 'photo.png');
+      fd.append('mask', new Blob([mask], { type: 'image/png' }), 'mask.png');
+      fd.append('prompt', 'remove this');
+      fd.append('size', '1024x1024');
+      return fetch(`${busy.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${busy.masterKey}` }, body: fd }).then(
+        async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as any }),
+      );
+    };
+    // one runs, one waits, the third finds the queue full
+    const results = await Promise.all([send(), send(), send()]);
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 503], JSON.stringify(results.map((r) => [r.status, r.body.error?.code])));
+    const refused = results.find((r) => r.status === 503)!;
+    assert.equal(refused.retryAfter, '1');
+    assert.equal(refused.body.error.code, 'engine_overloaded');
+    assert.equal(refused.body.error.type, 'server_error');
+    assert.deepEqual(busy.spoolFiles(), []);
+  } finally {
+    await busy.close();
+  }
+});

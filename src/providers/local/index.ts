@@ -4,7 +4,8 @@
  * quality), runs the engine and reports what it did.
  */
 import { aspectClass } from '../../billing/tokens.js';
-import { invalidImageFile } from '../../errors.js';
+import { GatewayError, invalidImageFile } from '../../errors.js';
+import { isEngineBusyError } from '../../engine/errors.js';
 import type { Engine } from '../../engine/types.js';
 import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
 import type { Provider } from '../types.js';
@@ -84,6 +85,14 @@ export function createLocalProvider(engine: Engine): Provider {
           warnings: result.warnings,
         };
       } catch (e) {
+        if (isEngineBusyError(e)) {
+          throw new GatewayError({
+            status: 503,
+            code: 'engine_overloaded',
+            message: `The built-in engine is busy (${e.queued} edits waiting); retry shortly.`,
+            headers: { 'retry-after': '1' },
+          });
+        }
         const err = e as { code?: unknown; inputIndex?: unknown };
         if (err && err.code === 'invalid_image') {
           const param = inputParam(req, err.inputIndex) ?? req.images[0]?.param ?? 'image';
