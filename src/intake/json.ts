@@ -11,12 +11,12 @@ import type http from 'node:http';
 import { arrayTooLong, badRequest, invalidType, invalidValue, notFound, unknownParameter } from '../errors.js';
 import { fetchImageUrl, invalidImageUrl, type Resolver } from './fetch-url.js';
 import {
-  ClientAbortedError,
   abortReason,
   declaredLength,
   defaultFileLimit,
   fileTooLarge,
   openSpoolFile,
+  readRequest,
   payloadTooLargeJson,
   storageError,
   whenClosed,
@@ -60,38 +60,21 @@ function readBody(req: http.IncomingMessage, options: IntakeOptions): Promise<Bu
     const settle = (err: unknown, body?: Buffer): void => {
       if (settled) return;
       settled = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('aborted', onAborted);
-      req.off('close', onClose);
-      req.off('error', onError);
-      signal?.removeEventListener('abort', onSignal);
+      detach();
       if (err) {
         req.pause();
         reject(err);
       } else resolve(body!);
     };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limits.maxJsonBytes) return settle(payloadTooLargeJson(limits.maxJsonBytes));
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => settle(null, Buffer.concat(chunks, size));
-    const onAborted = (): void => settle(new ClientAbortedError());
-    const onClose = (): void => {
-      if (!req.complete) settle(new ClientAbortedError());
-    };
-    const onError = (e: unknown): void => settle(new ClientAbortedError(e));
-    const onSignal = (): void => {
-      if (signal) settle(abortReason(signal));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('aborted', onAborted);
-    req.on('close', onClose);
-    req.on('error', onError);
-    signal?.addEventListener('abort', onSignal, { once: true });
-    req.resume();
+    const detach = readRequest(req, signal, {
+      onData(chunk) {
+        size += chunk.length;
+        if (size > limits.maxJsonBytes) return settle(payloadTooLargeJson(limits.maxJsonBytes));
+        chunks.push(chunk);
+      },
+      onEnd: () => settle(null, Buffer.concat(chunks, size)),
+      onFail: (err) => settle(err),
+    });
   });
 }
 

@@ -14,7 +14,6 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { arrayTooLong, badRequest, duplicateParameter, unknownParameter, type GatewayError } from '../errors.js';
 import {
-  ClientAbortedError,
   abortReason,
   bodyTooLarge,
   declaredLength,
@@ -22,6 +21,7 @@ import {
   fieldTooLong,
   fileTooLarge,
   openSpoolFile,
+  readRequest,
   storageError,
   whenClosed,
   type FileRole,
@@ -94,13 +94,9 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
 
     const imageCount = (): number => files.reduce((n, f) => n + (f.role === 'image' ? 1 : 0), 0);
 
+    let detachRequest = (): void => undefined;
     function detach(): void {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('aborted', onAborted);
-      req.off('close', onClose);
-      req.off('error', onReqError);
-      signal?.removeEventListener('abort', onSignal);
+      detachRequest();
       bb.off('drain', onDrain);
     }
 
@@ -141,21 +137,6 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
     }
     function onDrain(): void {
       if (!settled) req.resume();
-    }
-    function onEnd(): void {
-      bb.end();
-    }
-    function onAborted(): void {
-      fail(new ClientAbortedError());
-    }
-    function onClose(): void {
-      if (!req.complete) fail(new ClientAbortedError());
-    }
-    function onReqError(e: unknown): void {
-      fail(new ClientAbortedError(e));
-    }
-    function onSignal(): void {
-      if (signal) fail(abortReason(signal));
     }
 
     bb.on('field', (name, value, info) => {
@@ -270,12 +251,6 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       });
     }
 
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('aborted', onAborted);
-    req.on('close', onClose);
-    req.on('error', onReqError);
-    signal?.addEventListener('abort', onSignal, { once: true });
-    req.resume();
+    detachRequest = readRequest(req, signal, { onData, onEnd: () => bb.end(), onFail: fail });
   });
 }

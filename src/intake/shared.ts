@@ -102,3 +102,43 @@ export function whenClosed(ws: fs.WriteStream): Promise<void> {
 export function openSpoolFile(path: string): fs.WriteStream {
   return fs.createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
 }
+
+export interface RequestReader {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /** the read broke off: the client went away, the socket failed, or `signal` aborted */
+  onFail(err: Error): void;
+}
+
+/**
+ * Reads a request body: chunks to onData, its end to onEnd, and every way
+ * the read can break off to onFail. Starts the flow; returns the function
+ * that detaches all of it.
+ */
+export function readRequest(req: http.IncomingMessage, signal: AbortSignal | undefined, reader: RequestReader): () => void {
+  const onData = (chunk: Buffer): void => reader.onData(chunk);
+  const onEnd = (): void => reader.onEnd();
+  const onAborted = (): void => reader.onFail(new ClientAbortedError());
+  const onClose = (): void => {
+    if (!req.complete) reader.onFail(new ClientAbortedError());
+  };
+  const onError = (e: unknown): void => reader.onFail(new ClientAbortedError(e));
+  const onSignal = (): void => {
+    if (signal) reader.onFail(abortReason(signal));
+  };
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('aborted', onAborted);
+  req.on('close', onClose);
+  req.on('error', onError);
+  signal?.addEventListener('abort', onSignal, { once: true });
+  req.resume();
+  return () => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('aborted', onAborted);
+    req.off('close', onClose);
+    req.off('error', onError);
+    signal?.removeEventListener('abort', onSignal);
+  };
+}
