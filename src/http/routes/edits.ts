@@ -11,7 +11,6 @@ import { isDalle } from '../../contract/models.js';
 import { createSpool, parseRequestBody } from '../../intake/index.js';
 import type { IntakeResult, Spool } from '../../intake/types.js';
 import { chooseDeployment, executeEdit, responseData, type EditOutcome } from '../../pipeline/edit.js';
-import type { EditRequest } from '../../types.js';
 import type { RequestLogEntry } from '../../store/types.js';
 import { authenticate } from '../auth.js';
 import { headerSafe, toGatewayError } from '../envelope.js';
@@ -143,7 +142,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
       deliver = () => void reply.headers(headers).type('application/json').send(payload);
     }
     entry.status = 200;
-    recordUsage(entry, req, outcome);
+    recordUsage(entry, outcome);
   } catch (e) {
     const err = abort.signal.aborted && !isClientError(e) ? clientGone() : toGatewayError(e);
     entry.status = err.status;
@@ -173,13 +172,12 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
   }
 }
 
-function recordUsage(entry: RequestLogEntry, req: EditRequest, outcome: EditOutcome): void {
+function recordUsage(entry: RequestLogEntry, outcome: EditOutcome): void {
   entry.inputTokens = outcome.usage.input_tokens;
   entry.inputTextTokens = outcome.usage.input_tokens_details.text_tokens;
   entry.inputImageTokens = outcome.usage.input_tokens_details.image_tokens;
   entry.outputTokens = outcome.usage.output_tokens;
   entry.totalTokens = outcome.usage.total_tokens;
-  entry.imageCount = req.images.length;
 }
 
 function isClientError(e: unknown): boolean {
