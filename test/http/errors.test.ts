@@ -100,6 +100,11 @@ describe('parameter errors', () => {
     await expectError(r, 400, 'invalid_image_file', 'image');
     assert.match(r.json.error!.message, /40000x40000/);
   });
+  test('a PNG whose header reads but whose pixels do not decode, second in the list', async () => {
+    // header says 64x64 RGBA, the image data is far too short: only the decoder finds out
+    const r = await edit(form([['image[]', img(png256)], ['image[]', img(pngDeclaring(64, 64), 'b.png')], ['prompt', 'merge them'], ['quality', 'low']]));
+    await expectError(r, 400, 'invalid_image_file', 'image[1]');
+  });
   test('a mask of another size', async () => {
     const mask = await makeMask(128, 128, { left: 0, top: 0, width: 10, height: 10 });
     await expectError(await edit(form([['image', img(png256)], ['mask', img(mask, 'm.png')], ['prompt', 'x']])), 400, 'invalid_image_file', 'mask');

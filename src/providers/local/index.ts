@@ -5,7 +5,7 @@
  */
 import { aspectClass } from '../../billing/tokens.js';
 import { GatewayError, invalidImageFile } from '../../errors.js';
-import { isEngineBusyError } from '../../engine/errors.js';
+import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
 import type { Engine } from '../../engine/types.js';
 import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
 import type { Provider } from '../types.js';
@@ -31,9 +31,9 @@ export function resolveQuality(req: EditRequest): Quality {
 }
 
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
-function inputParam(req: EditRequest, input: unknown): string | null {
+function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   if (input === 'mask') return req.mask?.param ?? 'mask';
-  if (typeof input === 'number' && req.images[input]) return req.images[input].param;
+  if (req.images[input]) return req.images[input].param;
   return null;
 }
 
@@ -93,9 +93,8 @@ export function createLocalProvider(engine: Engine): Provider {
             headers: { 'retry-after': '1' },
           });
         }
-        const err = e as { code?: unknown; inputIndex?: unknown };
-        if (err && err.code === 'invalid_image') {
-          const param = inputParam(req, err.inputIndex) ?? req.images[0]?.param ?? 'image';
+        if (isEngineInputError(e)) {
+          const param = inputParam(req, e.inputIndex) ?? req.images[0]?.param ?? 'image';
           throw invalidImageFile(param, `Invalid image file '${param}': it could not be decoded (corrupt or truncated image data).`);
         }
         throw e;
