@@ -14,8 +14,10 @@ import { createEngine } from './engine/index.js';
 import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
 import { sweepStaleSpools } from './intake/spool.js';
-import { createLocalProvider } from './providers/local/index.js';
-import { routeAllTo, type Router } from './routing/router.js';
+import { createScrubber } from './config/secrets.js';
+import { createProviderSet } from './providers/index.js';
+import { createResilience, type Resilience } from './routing/resilience.js';
+import { createRouter, type Router } from './routing/router.js';
 import { createHostedImages, loadOrCreateSecret } from './store/hosted.js';
 import { openStores } from './store/index.js';
 import { ensureMasterKey } from './store/master-key.js';
@@ -27,6 +29,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** where start-up announcements go (stdout by default) */
   announce?: (line: string) => void;
+  /** retries and breakers (tests pass their own to watch them) */
+  resilience?: Resilience;
 }
 
 export interface App {
@@ -37,6 +41,7 @@ export interface App {
   stores: Stores;
   router: Router;
   engine: Engine;
+  resilience: Resilience;
   close(): Promise<void>;
 }
 
@@ -55,8 +60,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const master = ensureMasterKey(config.dataDir, config.masterKey);
   const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });
   const engine = createEngine({ threads: config.engine.threads, maxQueue: config.engine.maxQueue });
-  const local = createLocalProvider(engine);
-  const router = routeAllTo(Object.keys(MODEL_CATALOG), { name: 'local', provider: local }, Math.floor(clock.now() / 1000));
+  const providerSet = createProviderSet(config, engine);
+  const router = createRouter({
+    models: config.models,
+    strictModels: config.strictModels,
+    providers: providerSet.providers,
+    catalog: Object.keys(MODEL_CATALOG),
+    created: Math.floor(clock.now() / 1000),
+  });
+  const resilience = options.resilience ?? createResilience();
+  const scrub = createScrubber(config.secrets);
 
   let baseUrl = config.publicBaseUrl;
   const hosted = createHostedImages({
@@ -68,8 +81,26 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const imageUrlCa = config.imageUrlCaFile ? fs.readFileSync(config.imageUrlCaFile) : null;
 
+  // filled once the server exists: the pipeline logs through the server's logger
+  const log = { error: (obj: object, msg: string) => server.log.error(obj, msg), warn: (obj: object, msg: string) => server.log.warn(obj, msg) };
+  const pipeline = {
+    config,
+    clock,
+    router,
+    hosted,
+    requestLog: stores.requestLog,
+    spoolDir,
+    log,
+    execute: {
+      clock,
+      resilience,
+      httpFor: providerSet.httpFor,
+      scrub,
+      onInternalError: (err: unknown, deployment: string) => server.log.error({ err, deployment }, 'adapter failed unexpectedly'),
+    },
+  };
   const server = buildServer(
-    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa },
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline },
     options.logger ?? false,
   );
   // every accepted socket and how many requests it has in flight, for a
@@ -90,6 +121,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     await server.listen({ host: config.host, port: config.port });
   } catch (e) {
     await engine.close();
+    await providerSet.close();
     await stores.close();
     throw e;
   }
@@ -106,7 +138,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   sweeper.unref();
 
   announce(`imagegate listening on ${listenUrl} (data in ${config.dataDir}, ${stores.dialect})`);
-  announce('no upstream configured: all models are served by the built-in offline engine');
+  for (const line of routingSummary(config, router)) announce(line);
   if (master.generated) {
     announce('');
     announce(`master key (generated, shown once; stored in ${path.join(config.dataDir, 'master.key')}):`);
@@ -126,6 +158,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     stores,
     router,
     engine,
+    resilience,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
@@ -141,9 +174,24 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           clearInterval(sweep);
         }
         await engine.close();
+        await providerSet.close();
         await stores.close();
       })();
       return closing;
     },
   };
+}
+
+/** What serves what, said once at start. */
+function routingSummary(config: Config, router: Router): string[] {
+  const upstream = Object.values(config.providers).filter((p) => p.type !== 'local');
+  if (!config.models || upstream.length === 0 && Object.keys(config.models).length === 0) {
+    return ['no upstream configured: all models are served by the built-in offline engine'];
+  }
+  const lines = [`providers: ${upstream.map((p) => `${p.name} (${p.type})`).join(', ') || 'none'}`];
+  for (const m of Object.keys(config.models)) {
+    lines.push(`  ${m} → ${router.route(m).map((d) => d.name).join(' → ')}`);
+  }
+  lines.push(config.strictModels ? 'other models: 404 (strictModels)' : 'other known models: the built-in offline engine');
+  return lines;
 }

@@ -102,6 +102,15 @@ export const modelNotFound = (model: string): GatewayError =>
 export const notFound = (code: string, param: string | null, message: string): GatewayError =>
   new GatewayError({ status: 404, code, param, message });
 
+/** An unexpected failure: a 500 that leaks nothing; the request id finds it in the logs. */
+export const internalError = (): GatewayError =>
+  new GatewayError({
+    status: 500,
+    type: 'server_error',
+    code: 'internal_error',
+    message: 'The server had an error while processing your request. The request id in x-request-id identifies it in the logs.',
+  });
+
 /** 'a', 'b', and 'c' — the way OpenAI lists allowed values. */
 export function quoteList(values: readonly string[]): string {
   const q = values.map((v) => `'${v}'`);

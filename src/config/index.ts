@@ -1,9 +1,15 @@
 /**
- * One typed configuration, read once at start from an optional JSON file
- * (IMAGEGATE_CONFIG) and the environment (which wins), validated, frozen.
+ * One typed configuration, read once at start from an optional YAML or JSON
+ * file (IMAGEGATE_CONFIG; see file.ts and schema.ts) and the environment
+ * (which wins for the server settings), validated.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ConfigError, readConfigFile, type ParsedFile } from './file.js';
+import type { DroppableParameter, FileConfig, ProviderType } from './schema.js';
+
+export { ConfigError } from './file.js';
+export type { ProviderType, DroppableParameter } from './schema.js';
 
 export interface LimitsConfig {
   /** per input image for GPT image models (OpenAI: 50 MB) */
@@ -54,6 +60,58 @@ export interface Config {
   imageUrlCaFile: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdownGraceMs: number;
+  /** edit requests one node holds at once; more are answered 503 at once */
+  maxInFlight: number;
+  /** the config file read, absolute; null when none */
+  configFile: string | null;
+  /** upstream accounts by name */
+  providers: Record<string, ProviderConfig>;
+  /** public model name → deployments in order; null when the file has no `models` */
+  models: Record<string, { deployments: DeploymentConfig[] }> | null;
+  /** with `models` given: a model not listed is 404 instead of the built-in engine */
+  strictModels: boolean;
+  /** as written in the file (decimal USD strings); billing/ turns them into micro-USD */
+  prices: NonNullable<FileConfig['prices']>;
+  groups: NonNullable<FileConfig['groups']>;
+  /** every secret value the config holds (env: values, the master key): scrubbed from anything printed */
+  secrets: string[];
+}
+
+export interface TimeoutsConfig {
+  connectMs: number;
+  /** until the response headers arrive, and between body chunks */
+  firstByteMs: number;
+  /** one attempt end to end (for polled providers: submit, polls and download) */
+  totalMs: number;
+}
+
+export interface ProviderConfig {
+  name: string;
+  type: ProviderType;
+  /** no trailing slash; '' for local */
+  baseUrl: string;
+  apiKey: string | null;
+  timeouts: TimeoutsConfig;
+  /** retries on this provider before falling back */
+  maxRetries: number;
+  breaker: { failures: number; cooldownMs: number };
+  /** hosts (besides baseUrl's) whose polling and result URLs may be followed; '*.x' matches subdomains */
+  trustedHosts: string[];
+  dropUnsupported: DroppableParameter[];
+  organization: string | null;
+  project: string | null;
+  apiVersion: string;
+  fillModel: string;
+  workflow: { path: string; graph: Record<string, { class_type: string; inputs: Record<string, unknown> }> } | null;
+  outputNode: string[] | null;
+  params: Record<string, unknown>;
+}
+
+export interface DeploymentConfig {
+  /** a provider name, or 'local' */
+  provider: string;
+  /** the upstream model; null for the built-in engine */
+  model: string | null;
 }
 
 const MB = 1024 * 1024;
@@ -82,8 +140,6 @@ export function defaultLimits(): LimitsConfig {
 
 type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {}
-
 function int(name: string, raw: string | number | undefined, min: number, max: number): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = typeof raw === 'number' ? raw : Number(raw);
@@ -101,30 +157,10 @@ function bool(name: string, raw: string | boolean | undefined): boolean | undefi
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-/** The file's shape: the same keys as Config, all optional, limits partial. */
-type FileConfig = Partial<Omit<Config, 'limits' | 'engine'>> & {
-  limits?: Partial<LimitsConfig>;
-  engine?: Partial<Config['engine']>;
-};
-
-function readFileConfig(file: string): FileConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as FileConfig;
-  } catch (e) {
-    throw new ConfigError(`config file ${file} is not a JSON object: ${(e as Error).message}`);
-  }
-}
-
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const file: FileConfig = env.IMAGEGATE_CONFIG ? readFileConfig(path.resolve(cwd, env.IMAGEGATE_CONFIG)) : {};
+  const configFile = env.IMAGEGATE_CONFIG ? path.resolve(cwd, env.IMAGEGATE_CONFIG) : null;
+  const parsed = configFile ? readConfigFile(configFile, env) : null;
+  const file: FileConfig = parsed?.config ?? {};
   const limits = { ...defaultLimits(), ...(file.limits ?? {}) };
   const envLimits: Partial<LimitsConfig> = {
     maxImageBytes: int('IMAGEGATE_MAX_IMAGE_BYTES', env.IMAGEGATE_MAX_IMAGE_BYTES, 1024, 2 ** 31),
@@ -132,12 +168,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxInputPixels: int('IMAGEGATE_MAX_INPUT_PIXELS', env.IMAGEGATE_MAX_INPUT_PIXELS, 1, 2 ** 31),
   };
   for (const [k, v] of Object.entries(envLimits)) if (v !== undefined) (limits as Record<string, number>)[k] = v;
-  for (const [k, v] of Object.entries(limits)) {
-    if (!Number.isInteger(v) || (v as number) < 0) throw new ConfigError(`limits.${k} must be a non-negative integer`);
-  }
 
   const host = env.HOST || file.host || '127.0.0.1';
-  const port = int('PORT', env.PORT, 0, 65535) ?? int('port', file.port, 0, 65535) ?? 8080;
+  const port = int('PORT', env.PORT, 0, 65535) ?? file.port ?? 8080;
   const publicBaseUrl = (env.IMAGEGATE_PUBLIC_URL || file.publicBaseUrl || '').replace(/\/+$/, '');
   if (publicBaseUrl && !/^https?:\/\/[^/]+/.test(publicBaseUrl)) {
     throw new ConfigError(`IMAGEGATE_PUBLIC_URL must be an absolute http(s) URL, got ${JSON.stringify(publicBaseUrl)}`);
@@ -147,6 +180,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
   }
 
+  const routing = parsed ? resolveRouting(parsed, configFile!) : { providers: {}, models: null };
   const config: Config = {
     host,
     port,
@@ -156,28 +190,143 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     databaseUrl: env.DATABASE_URL || file.databaseUrl || null,
     masterKey: env.IMAGEGATE_MASTER_KEY || file.masterKey || null,
     defaultModel: env.IMAGEGATE_DEFAULT_MODEL || file.defaultModel || 'gpt-image-1',
-    hostedUrlTtlSeconds:
-      int('IMAGEGATE_URL_TTL_SECONDS', env.IMAGEGATE_URL_TTL_SECONDS, 1, 7 * 86400) ??
-      int('hostedUrlTtlSeconds', file.hostedUrlTtlSeconds, 1, 7 * 86400) ??
-      3600,
+    hostedUrlTtlSeconds: int('IMAGEGATE_URL_TTL_SECONDS', env.IMAGEGATE_URL_TTL_SECONDS, 1, 7 * 86400) ?? file.hostedUrlTtlSeconds ?? 3600,
     limits,
     engine: {
-      threads:
-        int('IMAGEGATE_ENGINE_THREADS', env.IMAGEGATE_ENGINE_THREADS, 1, 64) ??
-        int('engine.threads', file.engine?.threads, 1, 64) ??
-        2,
-      maxQueue:
-        int('IMAGEGATE_ENGINE_MAX_QUEUE', env.IMAGEGATE_ENGINE_MAX_QUEUE, 0, 100_000) ??
-        int('engine.maxQueue', file.engine?.maxQueue, 0, 100_000) ??
-        64,
+      threads: int('IMAGEGATE_ENGINE_THREADS', env.IMAGEGATE_ENGINE_THREADS, 1, 64) ?? file.engine?.threads ?? 2,
+      maxQueue: int('IMAGEGATE_ENGINE_MAX_QUEUE', env.IMAGEGATE_ENGINE_MAX_QUEUE, 0, 100_000) ?? file.engine?.maxQueue ?? 64,
     },
+    maxInFlight: int('IMAGEGATE_MAX_IN_FLIGHT', env.IMAGEGATE_MAX_IN_FLIGHT, 1, 1_000_000) ?? file.maxInFlight ?? 256,
     allowPrivateImageUrls:
-      bool('IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS', env.IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS) ??
-      bool('allowPrivateImageUrls', file.allowPrivateImageUrls) ??
-      false,
+      bool('IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS', env.IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS) ?? file.allowPrivateImageUrls ?? false,
     imageUrlCaFile: env.IMAGEGATE_IMAGE_URL_CA_FILE || file.imageUrlCaFile || null,
     logLevel,
-    shutdownGraceMs: int('IMAGEGATE_SHUTDOWN_GRACE_MS', env.IMAGEGATE_SHUTDOWN_GRACE_MS, 0, 3_600_000) ?? 30_000,
+    shutdownGraceMs: int('IMAGEGATE_SHUTDOWN_GRACE_MS', env.IMAGEGATE_SHUTDOWN_GRACE_MS, 0, 3_600_000) ?? file.shutdownGraceMs ?? 30_000,
+    configFile,
+    providers: routing.providers,
+    models: routing.models,
+    strictModels: file.strictModels ?? false,
+    prices: file.prices ?? {},
+    groups: file.groups ?? {},
+    secrets: parsed ? [...parsed.secrets] : [],
   };
+  if (config.masterKey) config.secrets.push(config.masterKey);
   return config;
+}
+
+interface TypeDefaults {
+  baseUrl: string | null;
+  /** a cloud API that refuses calls without a key */
+  needsKey: boolean;
+  trustedHosts: string[];
+}
+
+/** OPERATOR.md, "Per provider type": where each type lives and whose result URLs it trusts out of the box. */
+const TYPE_DEFAULTS: Record<ProviderType, TypeDefaults> = {
+  openai: { baseUrl: 'https://api.openai.com/v1', needsKey: true, trustedHosts: [] },
+  'azure-openai': { baseUrl: null, needsKey: true, trustedHosts: [] },
+  'openai-compatible': { baseUrl: null, needsKey: false, trustedHosts: [] },
+  gemini: { baseUrl: 'https://generativelanguage.googleapis.com/v1beta', needsKey: true, trustedHosts: [] },
+  bfl: { baseUrl: 'https://api.bfl.ai', needsKey: true, trustedHosts: ['*.bfl.ai'] },
+  replicate: { baseUrl: 'https://api.replicate.com/v1', needsKey: true, trustedHosts: ['replicate.delivery', '*.replicate.delivery', '*.replicate.com'] },
+  fal: { baseUrl: 'https://queue.fal.run', needsKey: true, trustedHosts: ['*.fal.run', 'fal.media', '*.fal.media'] },
+  stability: { baseUrl: 'https://api.stability.ai', needsKey: true, trustedHosts: [] },
+  comfyui: { baseUrl: 'http://127.0.0.1:8188', needsKey: false, trustedHosts: [] },
+  a1111: { baseUrl: 'http://127.0.0.1:7860', needsKey: false, trustedHosts: [] },
+  local: { baseUrl: null, needsKey: false, trustedHosts: [] },
+};
+
+export const DEFAULT_TIMEOUTS: TimeoutsConfig = { connectMs: 10_000, firstByteMs: 120_000, totalMs: 300_000 };
+
+function resolveRouting(parsed: ParsedFile, configFile: string): Pick<Config, 'providers' | 'models'> {
+  const { config: file, where } = parsed;
+  const providers: Record<string, ProviderConfig> = {};
+  for (const [name, p] of Object.entries(file.providers ?? {})) {
+    const at = (...rest: string[]) => ['providers', name, ...rest];
+    if (name === 'local' && p.type !== 'local') throw where.error(at('type'), `the name 'local' is kept for the built-in engine`);
+    const defaults = TYPE_DEFAULTS[p.type];
+    const rawBase = p.baseUrl ?? defaults.baseUrl;
+    let baseUrl = '';
+    if (p.type !== 'local') {
+      if (!rawBase) throw where.error(at('baseUrl'), `is required for type '${p.type}'`);
+      let u: URL;
+      try {
+        u = new URL(rawBase);
+      } catch {
+        throw where.error(at('baseUrl'), `is not a URL: ${JSON.stringify(rawBase)}`);
+      }
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw where.error(at('baseUrl'), 'must be an http or https URL');
+      if (u.username || u.password) throw where.error(at('baseUrl'), 'must not carry credentials; use apiKey');
+      baseUrl = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+      if (defaults.needsKey && !p.apiKey) throw where.error(at('apiKey'), `is required for type '${p.type}' (write it as env:VARIABLE_NAME)`);
+    }
+    let workflow: ProviderConfig['workflow'] = null;
+    if (p.type === 'comfyui') {
+      if (!p.workflow) throw where.error(at('workflow'), `is required for type 'comfyui': the path of an API-format workflow JSON`);
+      workflow = loadWorkflow(path.resolve(path.dirname(configFile), p.workflow), (m) => where.error(at('workflow'), m));
+    }
+    providers[name] = {
+      name,
+      type: p.type,
+      baseUrl,
+      apiKey: p.apiKey ?? null,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...(p.timeouts ?? {}) },
+      maxRetries: p.maxRetries ?? 2,
+      breaker: { failures: p.breaker?.failures ?? 5, cooldownMs: p.breaker?.cooldownMs ?? 30_000 },
+      trustedHosts: p.trustedHosts ?? defaults.trustedHosts,
+      dropUnsupported: [...new Set(p.dropUnsupported ?? [])],
+      organization: p.organization ?? null,
+      project: p.project ?? null,
+      apiVersion: p.apiVersion ?? '2025-04-01-preview',
+      fillModel: p.fillModel ?? 'flux-pro-1.0-fill',
+      workflow,
+      outputNode: p.outputNode === undefined ? null : Array.isArray(p.outputNode) ? p.outputNode : [p.outputNode],
+      params: p.params ?? {},
+    };
+  }
+
+  let models: Config['models'] = null;
+  if (file.models) {
+    models = {};
+    for (const [model, entry] of Object.entries(file.models)) {
+      models[model] = {
+        deployments: entry.deployments.map((d, i) => {
+          const at = (key: string) => ['models', model, 'deployments', i, key];
+          const provider = providers[d.provider];
+          if (!provider && d.provider !== 'local') {
+            const known = [...Object.keys(providers), 'local'];
+            throw where.error(at('provider'), `unknown provider '${d.provider}'; the providers are ${known.map((k) => `'${k}'`).join(', ')}`);
+          }
+          const type = provider?.type ?? 'local';
+          if (type !== 'local' && !d.model) throw where.error(at('model'), `is required: the upstream model of provider '${d.provider}'`);
+          return { provider: d.provider, model: type === 'local' ? null : d.model! };
+        }),
+      };
+    }
+  }
+  return { providers, models };
+}
+
+const WORKFLOW_REQUIRED = ['{{image}}', '{{prompt}}'];
+
+/** A ComfyUI API-format workflow: an object of nodes, each with class_type and inputs, holding the placeholders. */
+function loadWorkflow(file: string, fail: (message: string) => ConfigError): NonNullable<ProviderConfig['workflow']> {
+  let graph: unknown;
+  try {
+    graph = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw fail(`cannot read the workflow ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!graph || typeof graph !== 'object' || Array.isArray(graph)) throw fail(`the workflow ${file} is not a JSON object of nodes`);
+  const nodes = Object.entries(graph as Record<string, unknown>);
+  for (const [id, node] of nodes) {
+    const n = node as { class_type?: unknown; inputs?: unknown };
+    if (!n || typeof n !== 'object' || typeof n.class_type !== 'string' || typeof n.inputs !== 'object') {
+      throw fail(`the workflow ${file} is not in API format: node '${id}' has no class_type and inputs (export it with "Save (API Format)")`);
+    }
+  }
+  const text = JSON.stringify(graph);
+  const missing = WORKFLOW_REQUIRED.filter((p) => !text.includes(JSON.stringify(p)));
+  if (missing.length > 0) throw fail(`the workflow ${file} has no ${missing.join(' or ')} placeholder (a string input that is exactly that text)`);
+  return { path: file, graph: graph as Record<string, { class_type: string; inputs: Record<string, unknown> }> };
 }

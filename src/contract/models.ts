@@ -2,7 +2,7 @@
  * Per-model rules of the edit contract. A model name the catalog does not
  * know but routing serves (a custom upstream name) follows the GPT image rules.
  */
-import type { ImageFormat, ModelFamily, Quality, Size } from '../types.js';
+import type { EditRequest, ImageFormat, ModelFamily, Quality, Size } from '../types.js';
 
 export interface ModelRules {
   family: ModelFamily;
@@ -106,4 +106,10 @@ export function isValidFreeSize(s: Size): boolean {
 
 export function sizeKey(s: Size): string {
   return `${s.width}x${s.height}`;
+}
+
+/** 'auto' quality resolves to the family's best: high for GPT image models, standard for DALL·E. */
+export function resolveQuality(req: Pick<EditRequest, 'quality' | 'model'>): Quality {
+  if (req.quality !== 'auto') return req.quality;
+  return req.model.family === 'dall-e' ? 'standard' : 'high';
 }

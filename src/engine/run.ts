@@ -17,6 +17,7 @@ import { regionFromAlpha, type Region } from './ops/region.js';
 import { fitCover } from './ops/geometry.js';
 import { detectBackground, flatten, removeBackground } from './ops/background.js';
 import { resize, toSharp } from './ops/sharp-raw.js';
+import { encodeAs } from '../images/encode.js';
 
 export { EngineInputError } from './errors.js';
 
@@ -56,28 +57,11 @@ async function decode(path: string, which: number | 'mask', maxShortSide: number
   }
 }
 
-/** PNG zlib level: compression 0-100 → 0-9 (always lossless); engine default 6. */
-export const pngLevel = (compression: number | null): number =>
-  compression === null ? 6 : Math.max(0, Math.min(9, Math.round((compression * 9) / 100)));
-
 export async function encode(img: RgbaImage, format: EngineJob['outputFormat'], compression: number | null): Promise<Buffer> {
-  const s = toSharp(img);
-  switch (format) {
-    case 'png':
-      return s.png({ compressionLevel: pngLevel(compression), adaptiveFiltering: false, palette: false }).toBuffer();
-    case 'jpeg': {
-      const q = Math.max(1, Math.min(100, compression ?? 100));
-      const flat = hasTransparency(img) ? flatten(img, [255, 255, 255]) : img;
-      return toSharp(flat)
-        .removeAlpha()
-        .jpeg({ quality: q, chromaSubsampling: q >= 90 ? '4:4:4' : '4:2:0' })
-        .toBuffer();
-    }
-    case 'webp': {
-      const q = Math.max(1, Math.min(100, compression ?? 100));
-      return s.webp({ quality: q, alphaQuality: 100, effort: 4 }).toBuffer();
-    }
-  }
+  // JPEG has no alpha: the engine flattens with its own compositing, then the shared encoder settings apply
+  const pixels = format === 'jpeg' && hasTransparency(img) ? flatten(img, [255, 255, 255]) : img;
+  const s = format === 'jpeg' ? toSharp(pixels).removeAlpha() : toSharp(pixels);
+  return encodeAs(s, format, compression).toBuffer();
 }
 
 /** Fit to the exact output size, then honour `background`. */

@@ -1,13 +1,28 @@
 /**
  * Who is calling: the master key or a virtual key, from `Authorization: Bearer`.
+ * One onRequest hook authenticates every route that declares `config.auth`
+ * ('key': any valid key; 'master': the master key only) and leaves the caller
+ * on `request.caller`; route handlers never authenticate themselves.
  */
-import { unauthorized } from '../errors.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forbidden, unauthorized } from '../errors.js';
 import { isMasterKey } from '../store/master-key.js';
 import type { KeyStore } from '../store/types.js';
 
 export interface Caller {
   keyId: string;
   isMaster: boolean;
+}
+
+export type AuthRequirement = 'key' | 'master';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthRequirement;
+  }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
 }
 
 export function bearerToken(header: string | string[] | undefined): string | null {
@@ -39,4 +54,22 @@ export async function authenticate(
 export function redact(token: string): string {
   if (token.length <= 12) return '****';
   return `${token.slice(0, 6)}****${token.slice(-4)}`;
+}
+
+/** The hook: authenticates routes that ask for it, before their body is read. */
+export function registerAuth(app: FastifyInstance, masterKey: string, keys: KeyStore): void {
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const need = request.routeOptions.config?.auth;
+    if (!need) return;
+    const caller = await authenticate(request.headers.authorization, masterKey, keys);
+    if (need === 'master' && !caller.isMaster) throw forbidden('master_key_required', 'The admin API needs the master key.');
+    request.caller = caller;
+  });
+}
+
+/** The caller of a route that declared `auth` (the hook guarantees it). */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new Error(`route ${request.routeOptions.url} did not declare config.auth`);
+  return request.caller;
 }

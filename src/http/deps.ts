@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Router } from '../routing/router.js';
 import type { Stores } from '../store/types.js';
-import type { HostedImageSaver } from '../pipeline/edit.js';
+import type { HostedImageSaver, PipelineDeps } from '../pipeline/edit.js';
 import type { Readable } from 'node:stream';
 
 export interface HostedImageReader {
@@ -24,4 +24,6 @@ export interface HttpDeps {
   spoolDir: string;
   /** extra CA certificates for image_url fetches */
   imageUrlCa: Buffer | null;
+  /** what the edit pipeline runs on */
+  pipeline: PipelineDeps;
 }

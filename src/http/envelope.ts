@@ -2,7 +2,7 @@
  * The one place errors become HTTP answers: OpenAI's envelope
  * {"error": {"message", "type", "param", "code"}} with the right status.
  */
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, internalError, isGatewayError } from '../errors.js';
 
 interface StatusError {
   statusCode?: number;
@@ -22,12 +22,7 @@ export function toGatewayError(e: unknown): GatewayError {
       message: typeof se.message === 'string' ? se.message : 'Invalid request.',
     });
   }
-  return new GatewayError({
-    status: 500,
-    type: 'server_error',
-    code: 'internal_error',
-    message: 'The server had an error while processing your request. The request id in x-request-id identifies it in the logs.',
-  });
+  return internalError();
 }
 
 /**

@@ -2,20 +2,18 @@
  * The HTTP server: Fastify with every answer in OpenAI's shapes, an
  * x-request-id on each, and errors mapped in one place.
  */
-import crypto from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { GatewayError } from '../errors.js';
+import { registerAuth } from './auth.js';
+import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
+import { newRequestId } from './request-id.js';
 import { toGatewayError } from './envelope.js';
 import { sendError } from './reply.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
 import { registerModelRoutes } from './routes/models.js';
-
-export function newRequestId(): string {
-  return `req_${crypto.randomBytes(12).toString('hex')}`;
-}
 
 export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger'] = false): FastifyInstance {
   const app = Fastify({
@@ -29,6 +27,8 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // malformed requests the HTTP parser refuses get the error envelope too
+    clientErrorHandler,
   });
   app.server.headersTimeout = 60_000;
 
@@ -50,6 +50,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
     );
   });
 
+  registerAuth(app, deps.masterKey, deps.stores.keys);
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerModelRoutes(app, deps);
   registerEditRoutes(app, deps);

@@ -60,6 +60,14 @@ export const migrations: Readonly<Record<string, Migration>> = {
       await db.schema.dropTable('api_keys').execute();
     },
   },
+  '0002_request_log_attempts': {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('request_log').addColumn('attempts', 'text').execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('request_log').dropColumn('attempts').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

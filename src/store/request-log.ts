@@ -55,6 +55,7 @@ function toRow(e: RequestLogEntry): Selectable<RequestLogTable> {
     total_tokens: e.totalTokens,
     end_user: e.user,
     stream: e.stream ? 1 : 0,
+    attempts: e.attempts.length > 0 ? JSON.stringify(e.attempts) : null,
   };
 }
 
@@ -80,5 +81,6 @@ function toEntry(r: Selectable<RequestLogTable>): RequestLogEntry {
     totalTokens: r.total_tokens,
     user: r.end_user,
     stream: r.stream !== 0,
+    attempts: r.attempts ? (JSON.parse(r.attempts) as RequestLogEntry['attempts']) : [],
   };
 }

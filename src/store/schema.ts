@@ -35,6 +35,8 @@ export interface RequestLogTable {
   /** OpenAI's `user` parameter; `user` itself is a reserved word in PostgreSQL */
   end_user: string | null;
   stream: number;
+  /** JSON array of upstream call attempts: [{deployment, status, latencyMs, reason}] */
+  attempts: string | null;
 }
 
 export interface DatabaseSchema {

@@ -51,6 +51,18 @@ export interface RequestLogEntry {
   totalTokens: number | null;
   user: string | null;
   stream: boolean;
+  /** every call to a deployment, in order (retries and fallbacks included) */
+  attempts: RequestAttempt[];
+}
+
+export interface RequestAttempt {
+  /** `provider/model`, or `local` */
+  deployment: string;
+  /** the upstream's HTTP status (200 for a success); null when no answer came */
+  status: number | null;
+  latencyMs: number;
+  /** why it failed; null for a success */
+  reason: string | null;
 }
 
 export interface RequestLog {

@@ -5,7 +5,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { runJob, EngineInputError, pngLevel } from '../../src/engine/run.js';
+import { runJob, EngineInputError } from '../../src/engine/run.js';
+import { pngLevel } from '../../src/images/encode.js';
 import { variantFactor } from '../../src/engine/apply.js';
 import type { ContentAwareFill } from '../../src/engine/fill-bridge.js';
 import {

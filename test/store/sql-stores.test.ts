@@ -27,6 +27,7 @@ function entry(overrides: Partial<RequestLogEntry> & { id: string; createdAt: nu
     totalTokens: 4560,
     user: 'user-42',
     stream: false,
+    attempts: [],
     ...overrides,
   };
 }
@@ -140,7 +141,15 @@ for (const backend of backends) {
     });
 
     test('request log: insert and get round-trip every field with numbers as numbers', async () => {
-      const e = entry({ id: 'req_roundtrip', createdAt: clock.now(), stream: true });
+      const e = entry({
+        id: 'req_roundtrip',
+        createdAt: clock.now(),
+        stream: true,
+        attempts: [
+          { deployment: 'openai-main/gpt-image-1', status: 429, latencyMs: 12, reason: 'HTTP 429: slow down' },
+          { deployment: 'openai-main/gpt-image-1', status: 200, latencyMs: 3456, reason: null },
+        ],
+      });
       await stores.requestLog.insert(e);
       const got = await stores.requestLog.get('req_roundtrip');
       assert.deepEqual(got, e);
@@ -199,7 +208,7 @@ for (const backend of backends) {
         const created = await again.keys.create('second-open');
         assert.ok(await stores.keys.verify(created.key));
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db.kysely);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_api_keys_and_request_log']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_api_keys_and_request_log', '0002_request_log_attempts']);
       } finally {
         await again.close();
       }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { modelNotFound } from '../../errors.js';
-import { authenticate } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
 
 const toModel = (m: { id: string; created: number; ownedBy: string }) => ({
@@ -11,12 +10,10 @@ const toModel = (m: { id: string; created: number; ownedBy: string }) => ({
 });
 
 export function registerModelRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.get('/v1/models', async (request) => {
-    await authenticate(request.headers.authorization, deps.masterKey, deps.stores.keys);
+  app.get('/v1/models', { config: { auth: 'key' } }, async () => {
     return { object: 'list', data: deps.router.models().map(toModel) };
   });
-  app.get<{ Params: { id: string } }>('/v1/models/:id', async (request) => {
-    await authenticate(request.headers.authorization, deps.masterKey, deps.stores.keys);
+  app.get<{ Params: { id: string } }>('/v1/models/:id', { config: { auth: 'key' } }, async (request) => {
     const found = deps.router.models().find((m) => m.id === request.params.id);
     if (!found) throw modelNotFound(request.params.id);
     return toModel(found);

@@ -7,8 +7,9 @@ import { aspectClass } from '../../billing/tokens.js';
 import { GatewayError, invalidImageFile } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
 import type { Engine } from '../../engine/types.js';
-import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
-import type { Provider } from '../types.js';
+import type { ProviderConfig } from '../../config/index.js';
+import type { EditRequest, Size } from '../../types.js';
+import type { Capabilities, Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
 import { instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
 const AUTO_SIZES: Record<ReturnType<typeof aspectClass>, Size> = {
@@ -24,12 +25,6 @@ export function resolveSize(req: EditRequest): Size {
   return first ? AUTO_SIZES[aspectClass(first.width, first.height)] : AUTO_SIZES.square;
 }
 
-/** 'auto' quality resolves to the family's best: high for GPT image models, standard for DALL·E. */
-export function resolveQuality(req: EditRequest): Quality {
-  if (req.quality !== 'auto') return req.quality;
-  return req.model.family === 'dall-e' ? 'standard' : 'high';
-}
-
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
 function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   if (input === 'mask') return req.mask?.param ?? 'mask';
@@ -37,17 +32,55 @@ function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   return null;
 }
 
-export function createLocalProvider(engine: Engine): Provider {
-  return {
-    kind: 'local',
-    capabilities: { maxImages: 16, mask: true, partialImages: true, n: 'native' },
+const LOCAL_CONFIG: ProviderConfig = {
+  name: 'local',
+  type: 'local',
+  baseUrl: '',
+  apiKey: null,
+  timeouts: { connectMs: 1, firstByteMs: 3_600_000, totalMs: 3_600_000 },
+  maxRetries: 0,
+  // the engine refuses work it cannot take (busy) rather than failing: nothing for a breaker to learn
+  breaker: { failures: 1_000_000, cooldownMs: 1 },
+  trustedHosts: [],
+  dropUnsupported: [],
+  organization: null,
+  project: null,
+  apiVersion: '',
+  fillModel: '',
+  workflow: null,
+  outputNode: null,
+  params: {},
+};
 
-    preflight(req) {
+const CAPABILITIES: Capabilities = {
+  maxImages: 16,
+  mask: 'alpha',
+  sizes: { kind: 'exact', sizes: 'free' },
+  outputFormats: ['png', 'jpeg', 'webp'],
+  outputCompression: true,
+  background: ['transparent', 'opaque'],
+  quality: ['low', 'medium', 'high', 'standard'],
+  inputFidelity: true,
+  moderation: true,
+  partialImages: true,
+  maxImagesPerCall: 10,
+  mode: 'sync',
+};
+
+export function createLocalProvider(engine: Engine, name = 'local'): Provider {
+  return {
+    name,
+    type: 'local',
+    config: { ...LOCAL_CONFIG, name },
+    capabilities: () => CAPABILITIES,
+
+    preflight(_model, req) {
       const masked = req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
-      return { warnings: instructionWarnings(parseInstructions(req.prompt), req.prompt, masked) };
+      return instructionWarnings(parseInstructions(req.prompt), req.prompt, masked);
     },
 
-    async edit(req: EditRequest, options: CallOptions): Promise<EditResult> {
+    async edit(call: ProviderCall, io: ProviderIO): Promise<ProviderResult> {
+      const req = call.request;
       const size = resolveSize(req);
       let partialImagesSent = 0;
       try {
@@ -57,29 +90,27 @@ export function createLocalProvider(engine: Engine): Provider {
             images: req.images.map((i) => ({ path: i.path })),
             mask: req.mask ? { path: req.mask.path } : null,
             maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
-            n: req.n,
+            n: call.n,
             size,
             background: req.background,
-            outputFormat: req.outputFormat,
+            outputFormat: call.outputFormat,
             outputCompression: req.outputCompression,
             partialImages: req.stream ? req.partialImages : 0,
           },
           {
-            signal: options.signal,
-            onPartial: options.onPartial
+            signal: io.signal,
+            onPartial: call.onPartial
               ? (imageIndex, partialIndex, image) => {
                   partialImagesSent++;
-                  options.onPartial!({ imageIndex, partialIndex, image: { ...image, format: req.outputFormat } });
+                  call.onPartial!({ imageIndex, partialIndex, bytes: image.bytes });
                 }
               : undefined,
           },
         );
         return {
-          images: result.images.map((img) => ({ ...img, format: req.outputFormat })),
+          images: result.images.map((img) => img.bytes),
           size,
-          quality: resolveQuality(req),
           background: result.background,
-          outputFormat: req.outputFormat,
           usage: null,
           partialImagesSent,
           warnings: result.warnings,

@@ -1,0 +1,58 @@
+/**
+ * The pipeline's sink over HTTP: a JSON answer, or server-sent events that
+ * start with the first partial image (or with the result when there is
+ * none). Before the first byte an error is an ordinary JSON error with its
+ * status; after it, one error event ends the stream.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayError } from '../errors.js';
+import type { AnswerMeta, EditAnswer, EditSink } from '../pipeline/sink.js';
+import { headerSafe } from './envelope.js';
+import { sendError } from './reply.js';
+import { SseWriter } from './sse.js';
+
+export function answerHeaders(requestId: string, meta: AnswerMeta): Record<string, string> {
+  const h: Record<string, string> = { 'x-request-id': requestId, 'x-imagegate-deployment': meta.deployment };
+  if (meta.warnings.length > 0) h['x-imagegate-warning'] = headerSafe(meta.warnings.join('; '));
+  return h;
+}
+
+export function createHttpEditSink(request: FastifyRequest, reply: FastifyReply): EditSink {
+  let sse: SseWriter | null = null;
+  const stream = (meta: AnswerMeta): SseWriter => {
+    if (!sse) {
+      reply.hijack();
+      sse = new SseWriter(reply.raw, answerHeaders(request.id, meta));
+    }
+    return sse;
+  };
+  return {
+    get committed() {
+      return sse?.isStarted === true;
+    },
+    partial(meta, event) {
+      stream(meta).event(event.type, event);
+    },
+    succeed(meta: AnswerMeta, answer: EditAnswer) {
+      if (answer.kind === 'json') {
+        void reply.headers(answerHeaders(request.id, meta)).type('application/json').send(answer.payload);
+        return;
+      }
+      const writer = stream(meta);
+      for (const ev of answer.events) writer.event(ev.type, ev);
+      writer.end();
+    },
+    fail(err: GatewayError) {
+      if (sse?.isStarted) {
+        sse.error(err.toBody());
+        sse.end();
+        return;
+      }
+      if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) sendError(request, reply, err);
+    },
+    gone() {
+      // nobody is left to answer; do not keep the half-open socket
+      request.raw.socket?.destroy();
+    },
+  };
+}

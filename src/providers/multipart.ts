@@ -1,0 +1,85 @@
+/**
+ * multipart/form-data bodies built by hand with an explicit boundary, so the
+ * length is known up front (Content-Length, no chunked upload) and files
+ * stream from the spool instead of being held in memory. A body can be
+ * streamed again for a retry.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import type { PreparedImage } from './types.js';
+
+const MIME: Record<PreparedImage['format'], string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
+const EXT: Record<PreparedImage['format'], string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
+
+type Part =
+  | { kind: 'field'; head: Buffer; value: Buffer }
+  | { kind: 'file'; head: Buffer; image: PreparedImage };
+
+/** Quotes a name for a Content-Disposition parameter (RFC 7578: percent-encode '"' and line breaks). */
+function quote(s: string): string {
+  return s.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+export class MultipartBody {
+  readonly boundary = `----imagegate${crypto.randomBytes(12).toString('hex')}`;
+  private readonly parts: Part[] = [];
+
+  get contentType(): string {
+    return `multipart/form-data; boundary=${this.boundary}`;
+  }
+
+  field(name: string, value: string | number | boolean): this {
+    const head = Buffer.from(`--${this.boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n`);
+    this.parts.push({ kind: 'field', head, value: Buffer.from(String(value)) });
+    return this;
+  }
+
+  /** a file part; the filename's extension follows the image's real format */
+  file(name: string, image: PreparedImage, basename = 'image'): this {
+    const head = Buffer.from(
+      `--${this.boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"; filename="${quote(basename)}.${EXT[image.format]}"\r\n` +
+        `Content-Type: ${MIME[image.format]}\r\n\r\n`,
+    );
+    this.parts.push({ kind: 'file', head, image });
+    return this;
+  }
+
+  private get tail(): Buffer {
+    return Buffer.from(`--${this.boundary}--\r\n`);
+  }
+
+  get length(): number {
+    let n = this.tail.length;
+    for (const p of this.parts) n += p.head.length + (p.kind === 'field' ? p.value.length : p.image.size) + 2;
+    return n;
+  }
+
+  /** the names of the parts in order (for tests and logs) */
+  get names(): string[] {
+    return this.parts.map((p) => /name="([^"]*)"/.exec(p.head.toString())![1]);
+  }
+
+  stream(): Readable {
+    const parts = this.parts;
+    const tail = this.tail;
+    async function* generate(): AsyncGenerator<Buffer> {
+      for (const p of parts) {
+        yield p.head;
+        if (p.kind === 'field') yield p.value;
+        else if (p.image.bytes) yield p.image.bytes;
+        else yield* fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+        yield Buffer.from('\r\n');
+      }
+      yield tail;
+    }
+    return Readable.from(generate(), { objectMode: false });
+  }
+
+  /** the whole body in memory (tests, small bodies) */
+  async toBuffer(): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of this.stream()) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+}

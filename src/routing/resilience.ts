@@ -1,0 +1,134 @@
+/**
+ * Retries and circuit breakers, on cockatiel. Each call to a provider runs
+ * through `retry(breaker(call))`:
+ * - retried: 'retryable' and 'timeout' failures, up to the provider's
+ *   `maxRetries`, after the delay the provider asked for (Retry-After,
+ *   retry-after-ms, Gemini's RetryInfo) or else exponential backoff with
+ *   decorrelated jitter (0.5 s doubling to 8 s, as the official SDKs do);
+ *   a provider asking for more than MAX_RETRY_AFTER_MS is not waited for:
+ *   the next deployment is tried instead;
+ * - the breaker of a provider opens after `breaker.failures` consecutive
+ *   failures that say the provider is unwell (not a refusal of one request),
+ *   and lets one probe through after `breaker.cooldownMs`. While that probe
+ *   is in flight, other requests skip the provider instead of waiting for
+ *   it (an image call can take minutes).
+ */
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  decorrelatedJitterGenerator,
+  handleWhen,
+  retry,
+  type CircuitBreakerPolicy,
+  type IBackoff,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
+  type RetryPolicy,
+} from 'cockatiel';
+import type { ProviderConfig } from '../config/index.js';
+import { UpstreamError, isUpstreamError } from '../providers/errors.js';
+
+/** The longest Retry-After the gateway waits on the same provider. */
+export const MAX_RETRY_AFTER_MS = 20_000;
+
+export const isRetryable = (e: unknown): boolean =>
+  isUpstreamError(e) && (e.kind === 'retryable' || e.kind === 'timeout') && (e.retryAfterMs ?? 0) <= MAX_RETRY_AFTER_MS;
+
+/** Failures that say the provider is unwell; a refusal of one request or a moderation verdict does not. */
+export const countsAgainstProvider = (e: unknown): boolean =>
+  isUpstreamError(e) && (e.kind === 'retryable' || e.kind === 'timeout' || e.kind === 'unavailable');
+
+type Ctx = IRetryBackoffContext<unknown>;
+
+/** The provider's own hint when it gave one, else exponential backoff with jitter. */
+class HintedBackoff implements IBackoffFactory<Ctx> {
+  constructor(private readonly fallback: IBackoffFactory<unknown>) {}
+
+  next(context: Ctx): IBackoff<Ctx> {
+    return this.step(this.fallback.next(context), context);
+  }
+
+  private step(base: IBackoff<unknown>, context: Ctx): IBackoff<Ctx> {
+    const err = 'error' in context.result ? context.result.error : null;
+    const hinted = isUpstreamError(err) ? err.retryAfterMs : null;
+    return {
+      duration: hinted ?? base.duration,
+      next: (ctx: Ctx) => this.step(base.next(ctx), ctx),
+    };
+  }
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface ProviderPolicies {
+  retry: RetryPolicy;
+  breaker: CircuitBreakerPolicy;
+}
+
+export interface Resilience {
+  /** the policies of one provider (one breaker per provider, shared by its deployments) */
+  for(provider: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>): ProviderPolicies;
+  /** runs one call: skipped at once while the breaker is open or probing, else retried as configured */
+  run<T>(provider: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>, fn: (attempt: number) => Promise<T>, signal: AbortSignal): Promise<T>;
+  states(): Record<string, BreakerState>;
+}
+
+export function breakerSkip(provider: string, state: BreakerState): UpstreamError {
+  return new UpstreamError({
+    kind: 'unavailable',
+    reason:
+      state === 'open'
+        ? `skipped: the circuit breaker of provider '${provider}' is open after repeated failures`
+        : `skipped: the circuit breaker of provider '${provider}' is letting one probe request through`,
+  });
+}
+
+function stateOf(b: CircuitBreakerPolicy): BreakerState {
+  if (b.state === CircuitState.Open || b.state === CircuitState.Isolated) return 'open';
+  if (b.state === CircuitState.HalfOpen) return 'half-open';
+  return 'closed';
+}
+
+export function createResilience(): Resilience {
+  const policies = new Map<string, ProviderPolicies>();
+  const get = (p: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>): ProviderPolicies => {
+    let found = policies.get(p.name);
+    if (!found) {
+      found = {
+        retry: retry(handleWhen(isRetryable), {
+          maxAttempts: p.maxRetries,
+          backoff: new HintedBackoff(new ExponentialBackoff({ initialDelay: 500, maxDelay: 8000, generator: decorrelatedJitterGenerator })),
+        }),
+        breaker: circuitBreaker(handleWhen(countsAgainstProvider), {
+          halfOpenAfter: p.breaker.cooldownMs,
+          breaker: new ConsecutiveBreaker(p.breaker.failures),
+        }),
+      };
+      policies.set(p.name, found);
+    }
+    return found;
+  };
+  return {
+    for: get,
+    async run(provider, fn, signal) {
+      const { retry: r, breaker } = get(provider);
+      return r.execute(async ({ attempt }) => {
+        if (breaker.state === CircuitState.HalfOpen) throw breakerSkip(provider.name, 'half-open');
+        try {
+          return await breaker.execute(() => fn(attempt), signal);
+        } catch (e) {
+          if (e instanceof BrokenCircuitError) throw breakerSkip(provider.name, 'open');
+          throw e;
+        }
+      }, signal);
+    },
+    states() {
+      const out: Record<string, BreakerState> = {};
+      for (const [name, p] of policies) out[name] = stateOf(p.breaker);
+      return out;
+    },
+  };
+}
