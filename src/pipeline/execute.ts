@@ -214,7 +214,7 @@ function refusalOf(e: UpstreamError, deployment: string, scrub: (s: string) => s
 
 /** When every deployment failed: 504 if all timed out, 503 if none could serve now, else 502; the message lists each. */
 export function exhausted(model: string, failures: Failure[]): GatewayError {
-  const list = failures.map((f) => `${f.deployment}: ${f.reason}`).join('; ');
+  const list = failures.map((f) => `${f.deployment}: ${f.reason}`).join('; ').replace(/\.$/, '');
   const all = (pred: (f: Failure) => boolean) => failures.length > 0 && failures.every(pred);
   const what = failures.length === 1 ? 'The deployment' : `All ${failures.length} deployments`;
   if (all((f) => f.kind === 'timeout')) {

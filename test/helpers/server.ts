@@ -2,9 +2,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { startApp, type App } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
+import type { Resilience } from '../../src/routing/resilience.js';
 
 export interface TestApp {
   app: App;
@@ -13,6 +16,8 @@ export interface TestApp {
   dataDir: string;
   config: Config;
   announced: string[];
+  /** every log line the server wrote (JSON), when started with `logs: true` */
+  logs: string[];
   /** files left in the request spool directory (must be none between requests) */
   spoolFiles(): string[];
   close(): Promise<void>;
@@ -26,11 +31,39 @@ function walk(dir: string): string[] {
   });
 }
 
-export async function startTestApp(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** a config file's content (providers, models, …), written as YAML and named by IMAGEGATE_CONFIG */
+  config?: Record<string, unknown>;
+  /** capture the server's log lines (level info) in `logs` */
+  logs?: boolean;
+  resilience?: Resilience;
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imagegate-test-'));
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ENGINE_THREADS: '1', ...options.env });
+  const env: Record<string, string> = { HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ENGINE_THREADS: '1', ...options.env };
+  if (options.config) {
+    const file = path.join(dataDir, 'imagegate.yaml');
+    fs.writeFileSync(file, stringify(options.config));
+    env.IMAGEGATE_CONFIG = file;
+  }
+  const config = loadConfig(env);
   const announced: string[] = [];
-  const app = await startApp(config, { clock: options.clock, announce: (l) => announced.push(l) });
+  const logs: string[] = [];
+  const logger = options.logs
+    ? {
+        level: 'info',
+        stream: new Writable({
+          write(chunk: Buffer, _enc, done) {
+            logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+            done();
+          },
+        }),
+      }
+    : false;
+  const app = await startApp(config, { clock: options.clock, announce: (l) => announced.push(l), logger, resilience: options.resilience });
   return {
     app,
     url: app.url,
@@ -38,6 +71,7 @@ export async function startTestApp(options: { env?: Record<string, string>; cloc
     dataDir,
     config,
     announced,
+    logs,
     spoolFiles: () => walk(path.join(dataDir, 'tmp')),
     async close() {
       await app.close();
