@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { loadConfig, ConfigError, type Config } from '../config/index.js';
 import { startApp } from '../app.js';
 import { openStores } from '../store/index.js';
+import { configCheck } from './config-check.js';
 
 const HELP = `imagegate — a self-hosted, OpenAI-compatible image-editing gateway
 
@@ -13,6 +14,8 @@ usage:
   imagegate keys create --name N    create a virtual API key (printed once)
   imagegate keys list               list keys (never their secrets)
   imagegate keys revoke KEY_ID      revoke a key
+  imagegate config check [FILE] [--ping]
+                                    validate a config file; --ping calls each provider once
   imagegate --version | --help
 `;
 
@@ -121,6 +124,15 @@ async function serve(config: Config): Promise<void> {
 }
 
 export async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  // config check loads the file itself, to report its errors rather than stop on them
+  if (argv[0] === 'config') {
+    if (argv[1] !== 'check') {
+      console.log('usage: imagegate config check [FILE] [--ping]');
+      process.exit(2);
+    }
+    process.exit(await configCheck(argv.slice(2), process.env, console.log));
+  }
   let config: Config;
   try {
     config = loadConfig();
@@ -131,7 +143,7 @@ export async function main(): Promise<void> {
     }
     throw e;
   }
-  const code = await runCli(process.argv.slice(2), config);
+  const code = await runCli(argv, config);
   if (code !== 0) process.exit(code);
 }
 

@@ -6,14 +6,14 @@
  * call attempt is recorded for the request log.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { asPrepared, imageWithMaskAlpha, whiteMeansEdit } from '../images/mask.js';
 import { conformImage, UnreadableImageError } from '../images/convert.js';
 import { isUpstreamError, malformed, UpstreamError, type FailureKind } from '../providers/errors.js';
 import type { ProviderHttpClient } from '../providers/http.js';
-import type { MaskForm, PreparedImage, ProviderCall, ProviderIO, ProviderResult } from '../providers/types.js';
+import { createProviderIO } from '../providers/io.js';
+import type { MaskForm, PreparedImage, ProviderCall, ProviderResult } from '../providers/types.js';
 import type { Resilience } from '../routing/resilience.js';
 import type { RequestAttempt } from '../store/types.js';
 import type { EditRequest, OutputImage } from '../types.js';
@@ -78,24 +78,6 @@ async function prepareMask(form: MaskForm | null, req: EditRequest): Promise<{ m
   return { mask: null, maskedImage: await imageWithMaskAlpha(req.images[0], req.mask) };
 }
 
-function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
-  return (ms) =>
-    new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const t = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-const read = (img: PreparedImage): Promise<Buffer> => (img.bytes ? Promise.resolve(img.bytes) : fs.readFile(img.path!));
-
 /** One attempt's signal: the deployment's (siblings failed, client left) or its own total timeout. */
 function attemptSignal(parent: AbortSignal, totalMs: number): { signal: AbortSignal; done(): void } {
   const ac = new AbortController();
@@ -146,7 +128,7 @@ async function runPlan(deps: ExecuteDeps, plan: Plan, ctx: ExecuteContext): Prom
           if (siblings.signal.aborted) throw siblings.signal.reason;
           const started = deps.clock.now();
           const a = attemptSignal(siblings.signal, provider.config.timeouts.totalMs);
-          const io: ProviderIO = { http: http.forAttempt(a.signal), signal: a.signal, clock: deps.clock, sleep: sleeper(a.signal), read };
+          const io = createProviderIO(http, a.signal, deps.clock);
           try {
             const result = await conformAll(await provider.edit(call, io), plan, n);
             ctx.attempts.push({ deployment: deployment.name, status: 200, latencyMs: deps.clock.now() - started, reason: null });
@@ -167,6 +149,7 @@ async function runPlan(deps: ExecuteDeps, plan: Plan, ctx: ExecuteContext): Prom
           }
         },
         siblings.signal,
+        ctx.committed,
       )
       .catch((e: unknown) => {
         // one call gave up: the others of this deployment stop too

@@ -41,7 +41,8 @@ export interface UpstreamResponse {
 export interface UpstreamStream {
   status: number;
   headers: Record<string, string>;
-  body: Readable;
+  /** the body as it arrives; a connection lost midway rejects with an UpstreamError */
+  body: AsyncIterable<Buffer>;
 }
 
 export interface UpstreamHttp {
@@ -212,7 +213,17 @@ export function createProviderHttp(config: Pick<ProviderConfig, 'baseUrl' | 'tim
     },
     async open(req) {
       const { data } = await dispatch(req, signal);
-      return { status: data.statusCode, headers: flatHeaders(data.headers), body: data.body };
+      async function* body(): AsyncGenerator<Buffer> {
+        try {
+          for await (const chunk of data.body as AsyncIterable<Buffer>) yield chunk;
+        } catch (e) {
+          throw networkFailure(e, signal, timeouts);
+        } finally {
+          // a reader that stops early (an error event) releases the connection
+          if (!data.body.destroyed) data.body.destroy();
+        }
+      }
+      return { status: data.statusCode, headers: flatHeaders(data.headers), body: body() };
     },
     async download(url, maxBytes = DEFAULT_MAX_RESPONSE_BYTES) {
       const res = await this.send({ url, maxBytes });

@@ -4,8 +4,6 @@
  * ignored, a final block without its blank line still delivered. Lines are
  * assembled from byte chunks, so a 30 MB base64 line costs linear time.
  */
-import type { Readable } from 'node:stream';
-
 export interface SseMessage {
   event: string | null;
   data: string;
@@ -14,7 +12,7 @@ export interface SseMessage {
 /** Cap on one line (a partial image of 4K in base64 is ~30 MB). */
 const MAX_LINE_BYTES = 128 * 1024 * 1024;
 
-export async function* readSse(body: Readable): AsyncGenerator<SseMessage> {
+export async function* readSse(body: AsyncIterable<Buffer>): AsyncGenerator<SseMessage> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let event: string | null = null;
@@ -36,7 +34,7 @@ export async function* readSse(body: Readable): AsyncGenerator<SseMessage> {
     else if (field === 'data') data.push(value);
   };
 
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     const msgs: SseMessage[] = [];
     let start = 0;
     let nl: number;

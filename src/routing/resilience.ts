@@ -71,8 +71,17 @@ export interface ProviderPolicies {
 export interface Resilience {
   /** the policies of one provider (one breaker per provider, shared by its deployments) */
   for(provider: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>): ProviderPolicies;
-  /** runs one call: skipped at once while the breaker is open or probing, else retried as configured */
-  run<T>(provider: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>, fn: (attempt: number) => Promise<T>, signal: AbortSignal): Promise<T>;
+  /**
+   * Runs one call: skipped at once while the breaker is open or probing, else
+   * retried as configured — unless `final()` says a failure must not be
+   * retried any more (part of a stream already reached the client).
+   */
+  run<T>(
+    provider: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>,
+    fn: (attempt: number) => Promise<T>,
+    signal: AbortSignal,
+    final?: () => boolean,
+  ): Promise<T>;
   states(): Record<string, BreakerState>;
 }
 
@@ -84,6 +93,13 @@ export function breakerSkip(provider: string, state: BreakerState): UpstreamErro
         ? `skipped: the circuit breaker of provider '${provider}' is open after repeated failures`
         : `skipped: the circuit breaker of provider '${provider}' is letting one probe request through`,
   });
+}
+
+/** A failure the retry policy must pass on as it is. */
+class NoRetry extends Error {
+  constructor(readonly error: unknown) {
+    super('not retried');
+  }
 }
 
 function stateOf(b: CircuitBreakerPolicy): BreakerState {
@@ -113,17 +129,23 @@ export function createResilience(): Resilience {
   };
   return {
     for: get,
-    async run(provider, fn, signal) {
+    async run(provider, fn, signal, final) {
       const { retry: r, breaker } = get(provider);
-      return r.execute(async ({ attempt }) => {
-        if (breaker.state === CircuitState.HalfOpen) throw breakerSkip(provider.name, 'half-open');
-        try {
-          return await breaker.execute(() => fn(attempt), signal);
-        } catch (e) {
-          if (e instanceof BrokenCircuitError) throw breakerSkip(provider.name, 'open');
-          throw e;
-        }
-      }, signal);
+      try {
+        return await r.execute(async ({ attempt }) => {
+          if (breaker.state === CircuitState.HalfOpen) throw breakerSkip(provider.name, 'half-open');
+          try {
+            return await breaker.execute(() => fn(attempt), signal);
+          } catch (e) {
+            if (e instanceof BrokenCircuitError) throw breakerSkip(provider.name, 'open');
+            // counted by the breaker, but past retrying
+            if (final?.()) throw new NoRetry(e);
+            throw e;
+          }
+        }, signal);
+      } catch (e) {
+        throw e instanceof NoRetry ? e.error : e;
+      }
     },
     states() {
       const out: Record<string, BreakerState> = {};

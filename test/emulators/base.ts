@@ -47,7 +47,9 @@ export type Fault =
   /** a 200 whose body is not what the provider sends */
   | { kind: 'malformed'; body?: string; contentType?: string }
   /** wait, then answer normally */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** a 200 that starts with `body` (e.g. one server-sent event) and then loses its connection */
+  | { kind: 'truncate'; contentType: string; body: string };
 
 interface QueuedFault {
   fault: Fault;
@@ -172,6 +174,11 @@ export class EmulatorBase {
       case 'delay':
         await new Promise((r) => setTimeout(r, f.ms));
         return false;
+      case 'truncate':
+        res.writeHead(200, { 'content-type': f.contentType });
+        res.write(f.body);
+        setTimeout(() => res.socket?.destroy(), 50);
+        return true;
     }
   }
 }

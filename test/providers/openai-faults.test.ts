@@ -61,6 +61,24 @@ async function edit(model: string, extra: Record<string, string> = {}): Promise<
   return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
 }
 
+/** A streamed edit read as raw server-sent events. */
+async function streamEdit(model: string): Promise<{ status: number; headers: Headers; events: any[] }> {
+  const fd = new FormData();
+  fd.append('model', model);
+  fd.append('prompt', 'x');
+  fd.append('stream', 'true');
+  fd.append('partial_images', '1');
+  fd.append('image', new Blob([fs.readFileSync(pics.square)], { type: 'image/png' }), 'a.png');
+  const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body: fd });
+  const text = await res.text();
+  const events = text
+    .split('\n\n')
+    .map((block) => block.split('\n').find((l) => l.startsWith('data: ')))
+    .filter((l): l is string => l !== undefined)
+    .map((l) => JSON.parse(l.slice(6)));
+  return { status: res.status, headers: res.headers, events };
+}
+
 describe('faults, openai emulator', () => {
   test('429 with Retry-After: 1, then success: one retry, after at least 1 s', async () => {
     reset();
@@ -171,8 +189,38 @@ describe('faults, openai emulator', () => {
     const left = Date.now();
     assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
     assert.ok(upstream.closedAt! - left < 2000);
-    const e = await lastEntry(t);
-    assert.equal(e.status, 499);
+    // logged once the gateway noticed, as nginx's "client closed request"
+    let status = 0;
+    assert.ok(await eventually(() => (void t.app.stores.requestLog.list({ limit: 1 }).then(([e]) => (status = e.status)), status === 499), 2000));
+  });
+
+  test('a stream falls back while nothing has reached the client', async () => {
+    reset();
+    a.fault({ kind: 'status', status: 503, body: { error: { message: 'overloaded' } } }, { times: Infinity });
+    const r = await streamEdit('gpt-image-1');
+    a.clearFaults();
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-imagegate-deployment'), 'b/gpt-image-1');
+    assert.deepEqual(r.events.map((e) => e.type), ['image_edit.partial_image', 'image_edit.completed']);
+    assert.ok(Buffer.from(r.events[1].b64_json, 'base64').equals(b.emitted.at(-1)!));
+  });
+
+  test('after the first partial image an upstream failure ends the stream with an error event, without fallback', async () => {
+    reset();
+    const partial = (await import('../emulators/base.js')).makeResultImage(64, 64, 'png', 7);
+    const event = { type: 'image_edit.partial_image', b64_json: (await partial).toString('base64'), partial_image_index: 0, size: '1024x1024', quality: 'auto', background: 'auto', output_format: 'png', created_at: 1 };
+    a.fault({ kind: 'truncate', contentType: 'text/event-stream', body: `event: image_edit.partial_image\ndata: ${JSON.stringify(event)}\n\n` });
+    const r = await streamEdit('gpt-image-1');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-imagegate-deployment'), 'a/gpt-image-1');
+    assert.equal(r.events.length, 2);
+    assert.equal(r.events[0].type, 'image_edit.partial_image');
+    assert.ok(Buffer.from(r.events[0].b64_json, 'base64').equals(await partial));
+    assert.deepEqual(Object.keys(r.events[1]), ['error']);
+    assert.equal(r.events[1].error.code, 'upstream_error');
+    assert.match(r.events[1].error.message, /^The deployment of model 'gpt-image-1' failed: a\/gpt-image-1: connection error/);
+    assert.equal(b.requests.length, 0, 'no fallback once the client has bytes');
+    assert.equal(a.requests.length, 1, 'and no retry either');
   });
 
   test('circuit breaker: after 2 failures the deployment is skipped until the cooldown ends (fake clock)', async () => {

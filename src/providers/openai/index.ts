@@ -6,6 +6,7 @@
 import type { ProviderConfig } from '../../config/index.js';
 import { asPrepared } from '../../images/mask.js';
 import { malformed } from '../errors.js';
+import type { UpstreamStream } from '../http.js';
 import { pingGet } from '../ping.js';
 import { readSse } from '../sse.js';
 import type { Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
@@ -20,7 +21,7 @@ import {
   type ParsedImages,
 } from './translate.js';
 
-async function streamed(call: ProviderCall, io: ProviderIO, res: { headers: Record<string, string>; body: import('node:stream').Readable }): Promise<ProviderResult> {
+async function streamed(call: ProviderCall, res: UpstreamStream): Promise<ProviderResult> {
   const out: ProviderResult = { images: [], usage: null, partialImagesSent: 0, warnings: [] };
   for await (const msg of readSse(res.body)) {
     const ev = parseStreamEvent(msg.data);
@@ -64,10 +65,10 @@ export function createOpenAiProvider(config: ProviderConfig): Provider {
       if (call.request.stream && caps.partialImages) {
         const res = await io.http.open(req);
         const type = res.headers['content-type'] ?? '';
-        if (res.status === 200 && type.includes('text/event-stream')) return streamed(call, io, res);
+        if (res.status === 200 && type.includes('text/event-stream')) return streamed(call, res);
         // an error, or a host that answered JSON instead of events
         const chunks: Buffer[] = [];
-        for await (const c of res.body as AsyncIterable<Buffer>) chunks.push(c);
+        for await (const c of res.body) chunks.push(c);
         const text = Buffer.concat(chunks).toString('utf8');
         if (res.status !== 200) throw classifyError(res.status, text, res.headers);
         try {
