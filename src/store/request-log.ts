@@ -2,10 +2,10 @@
 import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { RequestLogTable } from './schema.js';
-import type { RequestLog, RequestLogEntry } from './types.js';
+import type { RequestLog, RequestLogEntry, RequestLogQuery } from './types.js';
 
 export const DEFAULT_LIST_LIMIT = 50;
-export const MAX_LIST_LIMIT = 1000;
+export const MAX_LIST_LIMIT = 5000;
 
 export class SqlRequestLog implements RequestLog {
   constructor(private readonly db: Db) {}
@@ -19,10 +19,19 @@ export class SqlRequestLog implements RequestLog {
     return row === undefined ? null : toEntry(row);
   }
 
-  async list(options: { limit?: number; keyId?: string } = {}): Promise<RequestLogEntry[]> {
+  async list(options: RequestLogQuery = {}): Promise<RequestLogEntry[]> {
     const limit = clampLimit(options.limit);
     let query = this.db.kysely.selectFrom('request_log').selectAll();
     if (options.keyId !== undefined) query = query.where('key_id', '=', options.keyId);
+    if (options.model !== undefined) query = query.where('model', '=', options.model);
+    if (options.status !== undefined) query = query.where('status', '=', options.status);
+    if (options.since !== undefined) query = query.where('created_at', '>=', options.since);
+    const after = options.after;
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
+      );
+    }
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
     return rows.map(toEntry);
   }

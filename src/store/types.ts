@@ -65,11 +65,22 @@ export interface RequestAttempt {
   reason: string | null;
 }
 
+export interface RequestLogQuery {
+  limit?: number;
+  keyId?: string;
+  model?: string;
+  status?: number;
+  /** ms epoch: entries created at or after */
+  since?: number;
+  /** continue after this entry (the last one of the previous page) */
+  after?: { createdAt: number; id: string };
+}
+
 export interface RequestLog {
   insert(entry: RequestLogEntry): Promise<void>;
   get(id: string): Promise<RequestLogEntry | null>;
   /** newest first */
-  list(options?: { limit?: number; keyId?: string }): Promise<RequestLogEntry[]>;
+  list(options?: RequestLogQuery): Promise<RequestLogEntry[]>;
 }
 
 export interface BlobInfo {

@@ -2,7 +2,8 @@
  * /admin: virtual keys and the request log, for the master key only.
  */
 import type { FastifyInstance } from 'fastify';
-import { invalidType, missingParameter, notFound } from '../../errors.js';
+import { invalidType, invalidValue, missingParameter, notFound, unknownParameter } from '../../errors.js';
+import type { RequestLogEntry, RequestLogQuery } from '../../store/types.js';
 import type { HttpDeps } from '../deps.js';
 
 const master = { config: { auth: 'master' as const } };
@@ -25,9 +26,82 @@ export function registerAdminRoutes(app: FastifyInstance, deps: HttpDeps): void 
     await deps.stores.keys.revoke(request.params.id);
     return { ...(await deps.stores.keys.get(request.params.id)), revoked: true };
   });
-  app.get<{ Querystring: { limit?: string; key_id?: string } }>('/admin/requests', master, async (request) => {
-    const limit = Math.min(1000, Math.max(1, Number(request.query.limit) || 100));
-    const keyId = typeof request.query.key_id === 'string' ? request.query.key_id : undefined;
-    return { object: 'list', data: await deps.stores.requestLog.list({ limit, keyId }) };
+  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/requests', master, async (request) => {
+    const q = readLogQuery(request.query);
+    const rows = await deps.stores.requestLog.list({ ...q, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return {
+      object: 'list',
+      data: page.map(logEntryJson),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null,
+    };
   });
+}
+
+/** A request-log entry as OPERATOR.md shapes it for the admin API. */
+export function logEntryJson(e: RequestLogEntry) {
+  return {
+    id: e.id,
+    createdAt: new Date(e.createdAt).toISOString(),
+    keyId: e.keyId,
+    model: e.model,
+    deployment: e.deployment,
+    status: e.status,
+    errorCode: e.errorCode,
+    latencyMs: e.latencyMs,
+    images: e.imageCount,
+    bytesIn: e.bytesIn,
+    usage:
+      e.totalTokens === null
+        ? null
+        : {
+            input_tokens: e.inputTokens,
+            input_tokens_details: { text_tokens: e.inputTextTokens, image_tokens: e.inputImageTokens },
+            output_tokens: e.outputTokens,
+            total_tokens: e.totalTokens,
+          },
+    // nothing is charged until billing is configured; refused requests always cost "0"
+    costUsd: '0',
+    stream: e.stream,
+    user: e.user,
+    attempts: e.attempts,
+  };
+}
+
+function encodeCursor(e: RequestLogEntry): string {
+  return Buffer.from(`${e.createdAt}:${e.id}`).toString('base64url');
+}
+
+function decodeCursor(raw: string): { createdAt: number; id: string } {
+  const m = /^(\d{1,16}):(\S{1,200})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+  if (!m) throw invalidValue('cursor', "Invalid 'cursor': use the nextCursor of a previous page.");
+  return { createdAt: Number(m[1]), id: m[2] };
+}
+
+const LOG_QUERY_KEYS = new Set(['keyId', 'model', 'status', 'since', 'limit', 'cursor']);
+
+/** The query of GET /admin/requests, each value checked (a bad limit is a 400, not ignored). */
+export function readLogQuery(query: Record<string, string | undefined>): RequestLogQuery & { limit: number } {
+  for (const k of Object.keys(query)) if (!LOG_QUERY_KEYS.has(k)) throw unknownParameter(k);
+  const out: RequestLogQuery & { limit: number } = { limit: 100 };
+  const int = (name: string, raw: string, min: number, max: number) => {
+    if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw invalidValue(name, `Invalid '${name}': expected an integer from ${min} to ${max}, got '${raw.slice(0, 40)}'.`);
+    }
+    return Number(raw);
+  };
+  if (query.limit !== undefined) out.limit = int('limit', query.limit, 1, 1000);
+  if (query.keyId) out.keyId = query.keyId;
+  if (query.model) out.model = query.model;
+  if (query.status !== undefined) out.status = int('status', query.status, 100, 599);
+  if (query.since !== undefined) {
+    // unix seconds, or an ISO 8601 date
+    const s = query.since;
+    const ms = /^\d{1,12}$/.test(s) ? Number(s) * 1000 : Date.parse(s);
+    if (!Number.isFinite(ms)) throw invalidValue('since', "Invalid 'since': give unix seconds or an ISO 8601 date.");
+    out.since = ms;
+  }
+  if (query.cursor) out.after = decodeCursor(query.cursor);
+  return out;
 }
