@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultLimits } from '../src/config/index.js';
 import { parseMultipart } from '../src/intake/multipart.js';
 import { createSpool } from '../src/intake/spool.js';
+import { median, startGateway } from './lib/gateway.js';
 
 const MiB = 1024 * 1024;
 const BUDGET_MB = 64;
@@ -164,7 +165,6 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mb = (bytes: number): string => (bytes / MiB).toFixed(1);
 
 async function main(): Promise<void> {
@@ -213,44 +213,24 @@ async function main(): Promise<void> {
   }
 }
 
-/** RSS of another process, from /proc (Linux). */
-async function rssOf(pid: number): Promise<number> {
-  const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
 async function gateway(): Promise<void> {
   const runs = arg('runs', 3);
   const images = arg('images', 16);
   const fileBytes = arg('mb', 50) * MiB;
   const filler = crypto.randomBytes(MiB);
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(filler);
-  const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
-  const key = `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
-  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', bin, 'serve'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_MASTER_KEY: key, LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${out}`)));
-  });
+  const gw = await startGateway();
+  const { port, key } = gw;
   console.log(`intake bench, whole gateway: ${runs} runs of 1 request with ${images} images × ${fileBytes} bytes (${mb(images * fileBytes)} MiB)`);
   const growth: number[] = [];
   const speed: number[] = [];
   try {
     for (let run = 1; run <= runs; run++) {
-      const baseline = await rssOf(child.pid!);
+      const baseline = await gw.rss();
       let peak = baseline;
       let samples = 0;
       const timer = setInterval(() => {
-        rssOf(child.pid!).then((r) => {
+        gw.rss().then((r) => {
           samples++;
           peak = Math.max(peak, r);
         }, () => {});
@@ -266,9 +246,7 @@ async function gateway(): Promise<void> {
       console.log(`run ${run}: ${mb(images * fileBytes)} MiB in ${(ms / 1000).toFixed(2)} s = ${sp.toFixed(0)} MB/s; gateway RSS ${mb(baseline)} → peak ${mb(peak)} MiB (+${g.toFixed(1)} MB, ${samples} samples); answered ${status} ${code}`);
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await fsp.rm(dataDir, { recursive: true, force: true });
+    await gw.stop();
   }
   const m = median(growth);
   console.log(`median peak RSS growth: ${m.toFixed(1)} MB (budget ${BUDGET_MB} MB); median throughput: ${median(speed).toFixed(0)} MB/s`);

@@ -74,6 +74,8 @@ export class EmulatorBase {
   private server!: http.Server;
   url = '';
   port = 0;
+  /** false: requests are not kept (benches send thousands) */
+  keepRequests = true;
 
   constructor(private readonly handler: Handler) {}
 
@@ -128,7 +130,7 @@ export class EmulatorBase {
       res.destroy();
       return;
     }
-    this.requests.push(recorded);
+    if (this.keepRequests) this.requests.push(recorded);
     const idx = this.faults.findIndex((f) => f.times > 0 && f.match(recorded));
     if (idx >= 0) {
       const q = this.faults[idx];

@@ -1,0 +1,78 @@
+/**
+ * The real `imagegate serve` in a child process for benches: its own data
+ * dir, a chosen master key, optional config file, and its memory read from
+ * /proc (current and peak RSS).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface GatewayChild {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  key: string;
+  /** resident set now, bytes */
+  rss(): Promise<number>;
+  /** the highest resident set so far (VmHWM), bytes */
+  peakRss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export async function startGateway(options: { config?: string; env?: Record<string, string> } = {}): Promise<GatewayChild> {
+  const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
+  const key = `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_MASTER_KEY: key, LOG_LEVEL: 'silent', ...options.env };
+  if (options.config) {
+    const file = path.join(dataDir, 'imagegate.yaml');
+    await fsp.writeFile(file, options.config);
+    env.IMAGEGATE_CONFIG = file;
+  }
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  // through tsx from the sources, so a bench never measures a stale dist/
+  // IMAGEGATE_BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (process.env.IMAGEGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${out}`)));
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    key,
+    rss: () => statusField(child.pid!, 'VmRSS'),
+    peakRss: () => statusField(child.pid!, 'VmHWM'),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await fsp.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
