@@ -233,9 +233,8 @@ export async function applyOps(
       case 'text': {
         const area = state.region !== null ? regionBounds(state.region, img.width, img.height) : null;
         if (state.region !== null && area === null) { label = null; break; }
-        state = await inRegion(state, (m) =>
-          addText(m, op.text, op.position, op.color ?? [255, 255, 255], area ?? undefined),
-        );
+        const style = { color: op.color ?? ([255, 255, 255] as const), size: op.size, weight: op.weight, outline: op.outline };
+        state = await inRegion(state, (m) => addText(m, op.text, op.position, style, area ?? undefined));
         break;
       }
       case 'remove-background':

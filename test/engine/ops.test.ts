@@ -128,7 +128,7 @@ test('pixelate averages with alpha weighting', () => {
 
 test('addText inside an area leaves the rest alone', async () => {
   const img = makeImage(200, 100, () => [40, 40, 40, 255]);
-  const out = await addText(img, 'Hi', 'center', [255, 255, 255], { x: 100, y: 0, width: 100, height: 100 });
+  const out = await addText(img, 'Hi', 'center', { color: [255, 255, 255] }, { x: 100, y: 0, width: 100, height: 100 });
   let outside = 0;
   for (let y = 0; y < 100; y++) for (let x = 0; x < 95; x++) if (px(out, x, y)[0] !== 40) outside++;
   assert.equal(outside, 0);
