@@ -277,6 +277,9 @@ export async function applyOps(
         // merging happens before any op (see composeInputs); nothing to do in sequence
         label = null;
         break;
+      case 'fit':
+        // how the result meets the output size is the runner's last step (run.ts finishPixels)
+        break;
       case 'fill': {
         // the transparent area was already filled, or this region was just filled
         if (ctx.prefill || (filledRegion !== undefined && filledRegion === state.region)) { label = null; break; }

@@ -52,6 +52,8 @@ export type Op =
   | { kind: 'remove-background' }
   | { kind: 'replace-background'; color: Rgb; colorName: string }
   | { kind: 'crop-square' }
+  /** how the result meets an explicit output size: 'contain' (the default) letterboxes, 'cover' crops to fill */
+  | { kind: 'fit'; mode: 'cover' | 'contain' }
   | { kind: 'zoom'; factor: number }
   | { kind: 'border'; color: Rgb; colorName: string; thickness: number | null; strength: number }
   | { kind: 'merge'; layout: MergeLayout }
@@ -650,6 +652,20 @@ const RULES: Rule[] = [
     },
   },
   {
+    name: 'fit',
+    re: rx(
+      [
+        `crop(?:\\s+${OBJ})?\\s+to\\s+(?:fit|fill)(?:\\s+the\\s+(?:frame|canvas|size|output(?:\\s+size)?))?`,
+        `crop(?:\\s+${OBJ})?\\s+to\\s+(?:the\\s+)?(?:output\\s+|requested\\s+|new\\s+)?size`,
+        `fill\\s+the\\s+(?:whole\\s+|entire\\s+)?(?:frame|canvas)`,
+        `(?:no|without)\\s+(?:letterbox(?:ing)?|bars|black\\s+bars|padding)`,
+        `(?:fit|keep|show)\\s+the\\s+(?:whole|entire|full)\\s+(?:image|picture|photo|photograph|scene)`,
+        `letterbox(?:ed|ing)?|uncropped|(?:don't|do\\s+not|never)\\s+crop(?:\\s+${OBJ})?|(?:no|without)\\s+crop(?:ping)?`,
+      ].join('|'),
+    ),
+    build: (m) => [{ kind: 'fit', mode: /^(?:crop|fill|no|without)(?!\s+crop)/.test(m[0]) ? 'cover' : 'contain' }],
+  },
+  {
     name: 'crop square',
     re: rx(
       `crop(?:\\s+${OBJ})?(?:\\s+(?:to|into|as|in))?\\s+(?:a\\s+)?square(?:\\s+(?:format|shape|aspect(?:\\s+ratio)?))?|square\\s+crop|` +
@@ -834,6 +850,7 @@ export function describeOp(op: Op): string {
     case 'remove-background': return 'remove background';
     case 'replace-background': return `replace background with ${op.colorName}`;
     case 'crop-square': return 'crop to square';
+    case 'fit': return op.mode === 'cover' ? 'crop to fill the output size' : 'fit the whole picture';
     case 'zoom': return `zoom in ${op.factor}x`;
     case 'border': return `${op.colorName} border${op.thickness !== null ? ` ${op.thickness}px` : ''}`;
     case 'merge': return `merge inputs (${op.layout})`;

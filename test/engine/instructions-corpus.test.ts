@@ -102,6 +102,8 @@ const CORPUS: [prompt: string, ops: Op[], unmatched?: string[]][] = [
   ['make it look like a watercolor painting', [], ["make it look like a watercolor painting"]],
   ['add a dog next to the house', [], ["add a dog next to the house"]],
   ["high contrast black and white with the text 'NOIR' in red at the bottom", [{ kind: 'grayscale' }, { kind: 'contrast', amount: 0.5 }, text('NOIR', 'bottom', { ...col('red') })]],
+  ['rotate it 90 degrees and fit the whole picture', [{ kind: 'rotate', degrees: 90 }, { kind: 'fit', mode: 'contain' }]],
+  ['crop to fit', [{ kind: 'fit', mode: 'cover' }]],
   ['blur by three px, then pixelate', [{ kind: 'blur', sigma: 3, strength: 1 }, { kind: 'pixelate', block: null, strength: 1 }]],
   ["make it a lot cooler and add 'Winter' at the top in white", [{ kind: 'temperature', amount: -0.24 }, text('Winter', 'top', { ...col('white') })]],
   ["add 'Hi' in blue and make it black and white", [text('Hi', 'bottom', { ...col('blue') }), { kind: 'grayscale' }]],

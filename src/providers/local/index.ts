@@ -1,27 +1,26 @@
 /**
  * The `local` provider: the built-in offline engine behind the provider
- * specification. It resolves what OpenAI would resolve ('auto' size and
- * quality), runs the engine and reports what it did.
+ * specification. It resolves what OpenAI would resolve ('auto' quality; the
+ * engine resolves 'auto' size from the edited picture's shape), runs the
+ * engine and reports what it did.
  */
-import { aspectClass } from '../../billing/tokens.js';
 import { GatewayError, invalidImageFile } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
-import type { Engine } from '../../engine/types.js';
+import type { AutoSize, Engine } from '../../engine/types.js';
 import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
 import type { Provider } from '../types.js';
 import { instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
-const AUTO_SIZES: Record<ReturnType<typeof aspectClass>, Size> = {
-  square: { width: 1024, height: 1024 },
-  landscape: { width: 1536, height: 1024 },
-  portrait: { width: 1024, height: 1536 },
-};
+/** GPT image models' allowed sizes, the candidates of size=auto. */
+export const AUTO_SIZES: readonly Size[] = [
+  { width: 1024, height: 1024 },
+  { width: 1536, height: 1024 },
+  { width: 1024, height: 1536 },
+];
 
-/** 'auto': the allowed GPT image size whose shape is nearest the first input's. */
-export function resolveSize(req: EditRequest): Size {
-  if (req.size !== 'auto') return req.size;
-  const first = req.images[0];
-  return first ? AUTO_SIZES[aspectClass(first.width, first.height)] : AUTO_SIZES.square;
+/** A fixed size stays; 'auto' lets the engine pick the candidate nearest the edited picture's shape. */
+export function jobSize(req: EditRequest): Size | AutoSize {
+  return req.size === 'auto' ? { auto: AUTO_SIZES } : req.size;
 }
 
 /** 'auto' quality resolves to the family's best: high for GPT image models, standard for DALL·E. */
@@ -48,7 +47,6 @@ export function createLocalProvider(engine: Engine): Provider {
     },
 
     async edit(req: EditRequest, options: CallOptions): Promise<EditResult> {
-      const size = resolveSize(req);
       let partialImagesSent = 0;
       try {
         const result = await engine.run(
@@ -58,7 +56,7 @@ export function createLocalProvider(engine: Engine): Provider {
             mask: req.mask ? { path: req.mask.path } : null,
             maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
             n: req.n,
-            size,
+            size: jobSize(req),
             background: req.background,
             outputFormat: req.outputFormat,
             outputCompression: req.outputCompression,
@@ -76,7 +74,7 @@ export function createLocalProvider(engine: Engine): Provider {
         );
         return {
           images: result.images.map((img) => ({ ...img, format: req.outputFormat })),
-          size,
+          size: result.size,
           quality: resolveQuality(req),
           background: result.background,
           outputFormat: req.outputFormat,
