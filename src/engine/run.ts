@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { AutoSize, EngineImage, EngineJob, EngineResult, RgbaImage } from './types.js';
 import type { Background, Size } from '../types.js';
-import { instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
-import { applyOps, composeInputs, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
+import { describeOp, instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
+import { applyOps, composeInputs, variesByVariant, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
 import { defaultFill, type ContentAwareFill } from './fill-bridge.js';
 import { EngineInputError } from './errors.js';
 import { createImage, hasTransparency } from './image.js';
@@ -217,6 +217,9 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   const k = Math.max(0, Math.min(3, Math.floor(job.partialImages)));
   const fitOp = ops.filter((o) => o.kind === 'fit').pop();
   const mode: FitMode = fitOp?.kind === 'fit' ? fitOp.mode : 'contain';
+  if (job.n > 1 && ops.length > 0 && !needsFill && !ops.some(variesByVariant)) {
+    warnings.push(`${describeList(ops)} has nothing to vary, so the ${job.n} images are identical`);
+  }
 
   const outputs: EngineImage[] = [];
   let operations: string[] = [];
@@ -246,6 +249,12 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
 
   const background: Background = transparent ? 'transparent' : 'opaque';
   return { images: outputs, size: size!, background, operations, understood: parsed.understood, warnings: [...new Set(warnings)] };
+}
+
+/** "rotate 90° clockwise and invert colours" */
+function describeList(ops: readonly Op[]): string {
+  const words = ops.map(describeOp);
+  return words.length === 1 ? words[0]! : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 /**
