@@ -55,7 +55,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const master = ensureMasterKey(config.dataDir, config.masterKey);
   const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });
   const engine = createEngine({ threads: config.engine.threads, maxQueue: config.engine.maxQueue });
-  const local = createLocalProvider(engine);
+  const local = createLocalProvider(engine, { unknownInstructions: config.engine.unknownInstructions });
   const router = routeAllTo(Object.keys(MODEL_CATALOG), { name: 'local', provider: local }, Math.floor(clock.now() / 1000));
 
   let baseUrl = config.publicBaseUrl;

@@ -47,6 +47,8 @@ export interface Config {
     threads: number;
     /** edits that may wait for a free thread; more are answered 503 with Retry-After */
     maxQueue: number;
+    /** an instruction the engine cannot do: 'warn' (edit the rest, say so in a header) or 'reject' (400) */
+    unknownInstructions: 'warn' | 'reject';
   };
   /** allow image_url fetches to loopback/private addresses (tests, trusted networks only) */
   allowPrivateImageUrls: boolean;
@@ -99,6 +101,12 @@ function bool(name: string, raw: string | boolean | undefined): boolean | undefi
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function oneOf<T extends string>(name: string, raw: unknown, allowed: readonly T[]): T | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
 }
 
 /** The file's shape: the same keys as Config, all optional, limits partial. */
@@ -170,6 +178,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         int('IMAGEGATE_ENGINE_MAX_QUEUE', env.IMAGEGATE_ENGINE_MAX_QUEUE, 0, 100_000) ??
         int('engine.maxQueue', file.engine?.maxQueue, 0, 100_000) ??
         64,
+      unknownInstructions: oneOf('IMAGEGATE_LOCAL_UNKNOWN', env.IMAGEGATE_LOCAL_UNKNOWN, ['warn', 'reject'] as const) ??
+        oneOf('engine.unknownInstructions', file.engine?.unknownInstructions, ['warn', 'reject'] as const) ??
+        'warn',
     },
     allowPrivateImageUrls:
       bool('IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS', env.IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS) ??

@@ -859,6 +859,16 @@ export function describeOp(op: Op): string {
 }
 
 /**
+ * What the engine can do, in one line for error messages (the unsupported
+ * instruction 400). Keep in step with RULES and docs/engine/README.md.
+ */
+export const ENGINE_CAN_DO =
+  'black and white, sepia, vintage, warmer/cooler, invert, blur, sharpen, brighten/darken, contrast, saturation, ' +
+  "tint or recolour ('tint it blue', 'make it #3366ff'), pixelate, rotate, flip/mirror, crop to square, zoom in, border, " +
+  "text (\"add 'SALE' in big red letters at the top\"), remove or replace the background, " +
+  "remove/erase an object inside a mask, merge several images (docs/engine/README.md lists every phrasing)";
+
+/**
  * What the client is told about its instruction. Pure, so providers/local can
  * say it in a header before the job runs (streaming answers).
  */

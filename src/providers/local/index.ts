@@ -4,12 +4,12 @@
  * engine resolves 'auto' size from the edited picture's shape), runs the
  * engine and reports what it did.
  */
-import { GatewayError, invalidImageFile } from '../../errors.js';
+import { badRequest, GatewayError, invalidImageFile } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
 import type { AutoSize, Engine } from '../../engine/types.js';
 import type { EditRequest, EditResult, CallOptions, Quality, Size } from '../../types.js';
 import type { Provider } from '../types.js';
-import { instructionWarnings, parseInstructions } from '../../engine/instructions.js';
+import { ENGINE_CAN_DO, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
 /** GPT image models' allowed sizes, the candidates of size=auto. */
 export const AUTO_SIZES: readonly Size[] = [
@@ -29,6 +29,43 @@ export function resolveQuality(req: EditRequest): Quality {
   return req.model.family === 'dall-e' ? 'standard' : 'high';
 }
 
+export interface LocalProviderOptions {
+  /**
+   * An instruction the engine cannot do: 'warn' edits what it understood and
+   * says the rest in x-imagegate-warning; 'reject' answers 400
+   * unsupported_instruction before any work.
+   */
+  unknownInstructions?: 'warn' | 'reject';
+}
+
+/** Whether the edit has a region to work in: a mask, or (DALL·E) the image's own transparency. */
+const isMasked = (req: EditRequest): boolean =>
+  req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
+
+/**
+ * The 400 for a prompt the engine cannot fully do, or null when it can. Pure:
+ * the same prompt and request always give the same answer, before any work.
+ */
+export function unsupportedInstruction(req: EditRequest): GatewayError | null {
+  const parsed = parseInstructions(req.prompt);
+  const problems: string[] = [];
+  if (parsed.unmatched.length > 0) {
+    problems.push(`it did not understand ${parsed.unmatched.map((u) => `'${u}'`).join(', ')}`);
+  } else if (!parsed.understood) {
+    problems.push('it found no instruction in the prompt');
+  }
+  const fill = parsed.ops.find((o) => o.kind === 'fill');
+  if (fill && !isMasked(req)) {
+    problems.push(`'${fill.target ? `remove ${fill.target}` : 'remove'}' needs a mask marking what to remove (alpha 0)`);
+  }
+  if (problems.length === 0) return null;
+  return badRequest(
+    'unsupported_instruction',
+    'prompt',
+    `The built-in engine cannot do this instruction: ${problems.join('; ')}. It can: ${ENGINE_CAN_DO}.`,
+  );
+}
+
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
 function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   if (input === 'mask') return req.mask?.param ?? 'mask';
@@ -36,17 +73,24 @@ function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   return null;
 }
 
-export function createLocalProvider(engine: Engine): Provider {
+export function createLocalProvider(engine: Engine, settings: LocalProviderOptions = {}): Provider {
+  const reject = settings.unknownInstructions === 'reject';
+  const refuse = (req: EditRequest): void => {
+    const err = reject ? unsupportedInstruction(req) : null;
+    if (err) throw err;
+  };
   return {
     kind: 'local',
     capabilities: { maxImages: 16, mask: true, partialImages: true, n: 'native' },
 
+    // throwing here (streaming answers call it before the stream opens) makes the refusal a plain 400
     preflight(req) {
-      const masked = req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
-      return { warnings: instructionWarnings(parseInstructions(req.prompt), req.prompt, masked) };
+      refuse(req);
+      return { warnings: instructionWarnings(parseInstructions(req.prompt), req.prompt, isMasked(req)) };
     },
 
     async edit(req: EditRequest, options: CallOptions): Promise<EditResult> {
+      refuse(req);
       let partialImagesSent = 0;
       try {
         const result = await engine.run(
