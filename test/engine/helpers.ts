@@ -264,16 +264,3 @@ export function bbox(img: RgbaImage, pred: (p: Px) => boolean): Box | null {
 /** Near a colour: every channel within `tol`. */
 export const near = (c: readonly number[], tol = 40) => (p: Px): boolean =>
   Math.abs(p[0] - c[0]!) <= tol && Math.abs(p[1] - c[1]!) <= tol && Math.abs(p[2] - c[2]!) <= tol && p[3] > 200;
-
-/** Mean absolute difference per colour channel (R, G, B; 0-255) between two equally sized images, optionally in a rectangle. */
-export function meanAbsDiff(a: RgbaImage, b: RgbaImage, rect?: { x: number; y: number; w: number; h: number }): number {
-  const r = rect ?? { x: 0, y: 0, w: a.width, h: a.height };
-  let s = 0;
-  for (let y = r.y; y < r.y + r.h; y++) {
-    for (let x = r.x; x < r.x + r.w; x++) {
-      const p = (y * a.width + x) * 4;
-      for (let k = 0; k < 3; k++) s += Math.abs(a.data[p + k]! - b.data[p + k]!);
-    }
-  }
-  return s / (r.w * r.h * 3);
-}
