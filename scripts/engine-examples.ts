@@ -78,6 +78,11 @@ function product(width = 368, height = 276): RgbaImage {
   });
 }
 
+/** The GPT image sizes scaled to the example panels' height, as providers/local offers them for size=auto. */
+const AUTO: EngineJob['size'] = {
+  auto: [{ width: H, height: H }, { width: (H * 3) / 2, height: H }, { width: H, height: (H * 3) / 2 }],
+};
+
 const portrait = (): RgbaImage =>
   draw(240, 320, (x, y) => {
     const dx = x - 120, dy = y - 140;
@@ -153,6 +158,16 @@ async function main(): Promise<void> {
     { file: '28-remove-masked', prompt: 'remove the house', input: land, mask: { x: 84, y: 104, w: 92, h: 116 } },
     { file: '29-masked-grayscale', prompt: 'make it black and white', input: land, mask: { x: 200, y: 100, w: 100, h: 120 } },
     { file: '30-combo', prompt: "sepia, add a thin white border and write 'Home' at the top", input: land },
+    // size 'auto' follows the edited shape: a landscape turned 90° answers a portrait size, whole
+    { file: '31-rotate-90-auto', prompt: 'rotate it 90 degrees to the right', input: land, job: { size: AUTO } },
+    { file: '32-text-big-red', prompt: "add 'SALE' in big red letters at the top", input: land },
+    { file: '33-text-styles', prompt: "write 'Hi' in yellow at the top with a red outline and add 'Hello' in small white text bottom-right", input: land },
+    // an explicit size of another shape keeps the whole picture: bars continue the edges
+    { file: '34-letterbox', prompt: 'make it warmer', input: land, job: { size: { width: H, height: H } } },
+    { file: '35-crop-to-fit', prompt: 'make it warmer and crop to fit', input: land, job: { size: { width: H, height: H } } },
+    // n = 3: the nominal edit, then stronger and weaker, each caption moved and sized a little
+    { file: '36-variants-text', prompt: "add 'SALE' at the top and make it black and white", input: land, job: { n: 3 } },
+    { file: '37-variants-vintage', prompt: 'vintage', input: land, job: { n: 3 } },
   ];
 
   for (const ex of examples) {
@@ -214,15 +229,14 @@ async function main(): Promise<void> {
         : first;
       before = await sharp(Buffer.from(img.data.buffer), { raw: { width: img.width, height: img.height, channels: 4 } }).png().toBuffer();
     }
-    const sheet = await sharp({ create: { width: 2 * W + GAP, height: H, channels: 4, background: '#ffffff' } })
-      .composite([
-        { input: await panel(before), left: 0, top: 0 },
-        { input: await panel(result.images[0]!.bytes), left: W + GAP, top: 0 },
-      ])
+    // before, then every output (n > 1: the variants side by side)
+    const panels = [before, ...result.images.map((i) => i.bytes)];
+    const sheet = await sharp({ create: { width: panels.length * W + (panels.length - 1) * GAP, height: H, channels: 4, background: '#ffffff' } })
+      .composite(await Promise.all(panels.map(async (b, i) => ({ input: await panel(b), left: i * (W + GAP), top: 0 }))))
       .png({ compressionLevel: 9, palette: true, quality: 90 })
       .toBuffer();
     await writeFile(path.join(outDir, `${ex.file}.png`), sheet);
-    console.log(`${ex.file}.png  ${(sheet.length / 1024).toFixed(0)} KB  ${ms.toFixed(0)} ms  ${JSON.stringify(ex.prompt)} → ${result.operations.join(' | ')}${result.warnings.length ? `  warnings: ${result.warnings.join('; ')}` : ''}`);
+    console.log(`${ex.file}.png  ${(sheet.length / 1024).toFixed(0)} KB  ${ms.toFixed(0)} ms  ${result.size.width}x${result.size.height}  ${JSON.stringify(ex.prompt)} → ${result.operations.join(' | ')}${result.warnings.length ? `  warnings: ${result.warnings.join('; ')}` : ''}`);
   }
   await engine.close();
   await rm(tmp, { recursive: true, force: true });

@@ -53,6 +53,8 @@ export interface Config {
     threads: number;
     /** edits that may wait for a free thread; more are answered 503 with Retry-After */
     maxQueue: number;
+    /** an instruction the engine cannot do: 'warn' (edit the rest, say so in a header) or 'reject' (400) */
+    unknownInstructions: 'warn' | 'reject';
   };
   /** allow image_url fetches to loopback/private addresses (tests, trusted networks only) */
   allowPrivateImageUrls: boolean;
@@ -157,6 +159,12 @@ function bool(name: string, raw: string | boolean | undefined): boolean | undefi
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
+function oneOf<T extends string>(name: string, raw: unknown, allowed: readonly T[]): T | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const configFile = env.IMAGEGATE_CONFIG ? path.resolve(cwd, env.IMAGEGATE_CONFIG) : null;
   const parsed = configFile ? readConfigFile(configFile, env) : null;
@@ -195,6 +203,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     engine: {
       threads: int('IMAGEGATE_ENGINE_THREADS', env.IMAGEGATE_ENGINE_THREADS, 1, 64) ?? file.engine?.threads ?? 2,
       maxQueue: int('IMAGEGATE_ENGINE_MAX_QUEUE', env.IMAGEGATE_ENGINE_MAX_QUEUE, 0, 100_000) ?? file.engine?.maxQueue ?? 64,
+      unknownInstructions:
+        oneOf('IMAGEGATE_LOCAL_UNKNOWN', env.IMAGEGATE_LOCAL_UNKNOWN, ['warn', 'reject'] as const) ?? file.engine?.unknownInstructions ?? 'warn',
     },
     maxInFlight: int('IMAGEGATE_MAX_IN_FLIGHT', env.IMAGEGATE_MAX_IN_FLIGHT, 1, 1_000_000) ?? file.maxInFlight ?? 256,
     allowPrivateImageUrls:

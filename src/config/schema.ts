@@ -138,6 +138,7 @@ export const fileSchema = z.strictObject({
     .strictObject({
       threads: int(1, 64).optional(),
       maxQueue: int(0, 100_000).optional(),
+      unknownInstructions: z.enum(['warn', 'reject']).optional(),
     })
     .optional(),
   maxInFlight: int(1, 1_000_000).optional(),

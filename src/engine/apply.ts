@@ -21,31 +21,79 @@ import { composeAt, merge } from './ops/merge.js';
 
 /**
  * Strength multiplier of variant i: 1 for variant 0 (the nominal edit), then
- * alternately stronger and weaker by powers of 1.25: 1.25, 0.8, 1.5625, 0.64, …
+ * alternately stronger and weaker by powers of 1.5: 1.5, 0.67, 2.25, 0.44, …
+ * Steps of 1.5 keep neighbours clearly apart (a 20% brighten against 30% and
+ * 13%) without the extremes of the first few variants leaving the sensible
+ * range.
  */
 export function variantFactor(i: number): number {
   if (i <= 0) return 1;
   const k = Math.ceil(i / 2);
-  return Math.pow(1.25, i % 2 === 1 ? k : -k);
+  return Math.pow(1.5, i % 2 === 1 ? k : -k);
 }
 
-/** The op with its natural intensity scaled by f (ops without one are returned as they are). */
+/**
+ * Black-and-white channel mixes by variant, per mille of R, G, B (each sums
+ * to 1000, so greys stay the same grey): variant 0 is Rec. 601 luma, the
+ * others are the classic filters of black-and-white film (red darkens blue
+ * skies, green lightens foliage, blue lifts skies and darkens skin, orange
+ * between red and neutral).
+ */
+export const GRAYSCALE_MIXES: readonly (readonly [number, number, number])[] = [
+  [299, 587, 114],
+  [650, 300, 50],
+  [100, 850, 50],
+  [200, 300, 500],
+  [450, 480, 70],
+];
+
+/**
+ * Where variant i moves a caption, in the units of addText's jitter (4% of
+ * the width, 2.5% of the height): points on a circle, each a golden angle
+ * further on, so no two of the first variants share a direction.
+ */
+export function textJitter(i: number): [number, number] {
+  if (i <= 0) return [0, 0];
+  const a = i * 2.399963;
+  return [Math.round(Math.cos(a) * 1000) / 1000, Math.round(Math.sin(a) * 1000) / 1000];
+}
+
+/**
+ * The op with its natural intensity scaled by f (ops without one are returned
+ * as they are). Blur, sharpening, warmth, contrast and saturation take f²:
+ * a 1.5× step of theirs is hard to tell apart (blur changes only edges, the
+ * others move colours by a few levels), so their variants spread twice as far
+ * in log terms.
+ */
 export function scaleOp(op: Op, f: number): Op {
   if (f === 1) return op;
+  const f2 = f * f;
   switch (op.kind) {
-    case 'sepia': return { ...op, amount: Math.min(1, op.amount * f) };
+    // above 1 the sepia tone deepens (see color.sepia), so stronger variants differ too
+    case 'sepia': return { ...op, amount: Math.min(1.5, op.amount * f) };
     case 'vintage': return { ...op, strength: op.strength * f };
-    case 'temperature': return { ...op, amount: Math.max(-1, Math.min(1, op.amount * f)) };
-    case 'blur': return op.sigma !== null ? { ...op, sigma: op.sigma * f } : { ...op, strength: op.strength * f };
-    case 'sharpen': return { ...op, strength: op.strength * f };
+    case 'temperature': return { ...op, amount: Math.max(-1, Math.min(1, op.amount * f2)) };
+    case 'blur': return op.sigma !== null ? { ...op, sigma: op.sigma * f2 } : { ...op, strength: op.strength * f2 };
+    case 'sharpen': return { ...op, strength: op.strength * f2 };
     case 'brightness': return { ...op, amount: Math.max(-0.95, Math.min(1, op.amount * f)) };
-    case 'contrast': return { ...op, amount: Math.max(-1, op.amount * f) };
-    case 'saturation': return { ...op, amount: Math.max(-1, op.amount * f) };
+    case 'contrast': return { ...op, amount: Math.max(-1, op.amount * f2) };
+    case 'saturation': return { ...op, amount: Math.max(-1, op.amount * f2) };
     case 'tint': return { ...op, amount: Math.min(1, op.amount * f) };
     case 'pixelate': return op.block !== null ? { ...op, block: Math.max(2, Math.round(op.block * f)) } : { ...op, strength: op.strength * f };
     case 'zoom': return { ...op, factor: 1 + (op.factor - 1) * f };
     case 'border': return op.thickness !== null ? { ...op, thickness: Math.max(1, Math.round(op.thickness * f)) } : { ...op, strength: op.strength * f };
     default: return op;
+  }
+}
+
+/** Ops whose variants differ: a strength, a channel mix, a caption's place and size, or a random seed. */
+export function variesByVariant(op: Op): boolean {
+  switch (op.kind) {
+    case 'invert': case 'recolor': case 'rotate': case 'flip': case 'crop-square': case 'fit':
+    case 'remove-background': case 'replace-background': case 'merge':
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -205,7 +253,11 @@ export async function applyOps(
     const img = state.image;
     let label: string | null = describeOp(ops[i]!);
     switch (op.kind) {
-      case 'grayscale': state = await inRegion(state, color.grayscale); break;
+      case 'grayscale': {
+        const mix = GRAYSCALE_MIXES[ctx.variant % GRAYSCALE_MIXES.length]!;
+        state = await inRegion(state, (m) => color.grayscale(m, mix));
+        break;
+      }
       case 'sepia': state = await inRegion(state, (m) => color.sepia(m, op.amount)); break;
       case 'vintage': state = await inRegion(state, (m) => color.vintage(m, op.strength, seed)); break;
       case 'temperature': state = await inRegion(state, (m) => color.temperature(m, op.amount)); break;
@@ -233,9 +285,15 @@ export async function applyOps(
       case 'text': {
         const area = state.region !== null ? regionBounds(state.region, img.width, img.height) : null;
         if (state.region !== null && area === null) { label = null; break; }
-        state = await inRegion(state, (m) =>
-          addText(m, op.text, op.position, op.color ?? [255, 255, 255], area ?? undefined),
-        );
+        const style = {
+          color: op.color ?? ([255, 255, 255] as const),
+          size: op.size,
+          weight: op.weight,
+          outline: op.outline,
+          scale: Math.sqrt(f),
+          jitter: textJitter(ctx.variant),
+        };
+        state = await inRegion(state, (m) => addText(m, op.text, op.position, style, area ?? undefined));
         break;
       }
       case 'remove-background':
@@ -277,6 +335,9 @@ export async function applyOps(
       case 'merge':
         // merging happens before any op (see composeInputs); nothing to do in sequence
         label = null;
+        break;
+      case 'fit':
+        // how the result meets the output size is the runner's last step (run.ts finishPixels)
         break;
       case 'fill': {
         // the transparent area was already filled, or this region was just filled

@@ -12,9 +12,9 @@
  */
 import { COLOR_PATTERN, parseColor, type Rgb } from './colors.js';
 import type { MergeLayout } from './ops/merge.js';
-import type { TextPosition } from './ops/text.js';
+import type { TextOutline, TextPosition, TextSize, TextWeight } from './ops/text.js';
 
-export type { MergeLayout, TextPosition };
+export type { MergeLayout, TextOutline, TextPosition, TextSize, TextWeight };
 
 /**
  * One edit. `strength` fields are multipliers of the nominal intensity (1);
@@ -37,10 +37,23 @@ export type Op =
   | { kind: 'pixelate'; block: number | null; strength: number }
   | { kind: 'rotate'; degrees: number }
   | { kind: 'flip'; axis: 'horizontal' | 'vertical' }
-  | { kind: 'text'; text: string; position: TextPosition; color: Rgb | null; colorName: string | null }
+  | {
+      kind: 'text';
+      text: string;
+      position: TextPosition;
+      /** null = the default (white) */
+      color: Rgb | null;
+      colorName: string | null;
+      size: TextSize;
+      weight: TextWeight;
+      /** null = none (no outline, no shadow) */
+      outline: TextOutline | null;
+    }
   | { kind: 'remove-background' }
   | { kind: 'replace-background'; color: Rgb; colorName: string }
   | { kind: 'crop-square' }
+  /** how the result meets an explicit output size: 'contain' (the default) letterboxes, 'cover' crops to fill */
+  | { kind: 'fit'; mode: 'cover' | 'contain' }
   | { kind: 'zoom'; factor: number }
   | { kind: 'border'; color: Rgb; colorName: string; thickness: number | null; strength: number }
   | { kind: 'merge'; layout: MergeLayout }
@@ -120,7 +133,52 @@ function normalise(prompt: string): Normalised {
     else if (out === '\u2019') out = "'";
     s[i] = out;
   }
-  return { norm: s.join(''), quotes };
+  return { norm: numbersAsDigits(s.join('')), quotes };
+}
+
+const SMALL_NUMBERS: Record<string, number> = {
+  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19,
+};
+const TENS: Record<string, number> = { twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90 };
+const SMALL_WORD = Object.keys(SMALL_NUMBERS).sort((a, b) => b.length - a.length).join('|');
+const TENS_WORD = Object.keys(TENS).join('|');
+const UNIT_DIGIT = 'one|two|three|four|five|six|seven|eight|nine';
+const BELOW_HUNDRED = `(?:(?:${TENS_WORD})(?:\\s+(?:${UNIT_DIGIT}))?|${SMALL_WORD})`;
+const NUMBER_WORDS = new RegExp(
+  `(?<![a-z0-9])(?:(?:(?:a|one|${UNIT_DIGIT})\\s+hundred)(?:\\s+(?:and\\s+)?${BELOW_HUNDRED})?|${BELOW_HUNDRED})(?![a-z0-9])`,
+  'g',
+);
+/** a unit after the number: "one degree" is a number, "in one image" is not */
+const UNIT_AFTER = /^\s*(?:%|percent|px|pixels?|°|deg(?:rees?)?|x(?![a-z])|times|points?|pt)/;
+
+function wordsToNumber(words: string): number {
+  let total = 0;
+  let current = 0;
+  for (const w of words.split(/\s+/)) {
+    if (w === 'and') continue;
+    if (w === 'hundred') current = (current || 1) * 100;
+    else if (w === 'a') current = 1;
+    else current += SMALL_NUMBERS[w] ?? TENS[w] ?? 0;
+  }
+  return total + current;
+}
+
+/**
+ * "ninety degrees" → "90     degrees", "by five pixels" → "by 5    pixels",
+ * "zoom in twice" → "zoom in 2x   ": number words become digits padded with
+ * spaces, so the string keeps its length and indices still map to the prompt.
+ * A lone "one" becomes 1 only before a unit ("one above the other" stays).
+ */
+function numbersAsDigits(norm: string): string {
+  let out = norm.replace(NUMBER_WORDS, (m: string, offset: number) => {
+    const value = wordsToNumber(m);
+    if (!/\s/.test(m) && (m === 'one' || m === 'zero') && !UNIT_AFTER.test(norm.slice(offset + m.length))) return m;
+    const digits = String(value);
+    return digits.length <= m.length ? digits + ' '.repeat(m.length - digits.length) : m;
+  });
+  out = out.replace(/(?<=zoom(?:\s+in)?(?:\s+by)?\s+)twice(?![a-z])/g, '2x   ');
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -137,7 +195,7 @@ const STRONG =
   'super|seriously|massively|dramatically|intensely|hugely|far more|a great deal|considerably|quite a bit|highly|even more|heavy|strong|intense';
 const MOD = `(?:${WEAK}|${STRONG})`;
 const OBJ =
-  '(?:it|this|that|them|everything|the (?:whole |entire )?(?:image|picture|photo|photograph|pic|shot|scene|frame)|' +
+  '(?:it|(?:this|that)(?: (?:image|picture|photo|photograph|pic|shot|scene|one))?|them|everything|the (?:whole |entire )?(?:image|picture|photo|photograph|pic|shot|scene|frame)|' +
   'the colou?rs|the result|my (?:image|picture|photo))';
 const MAKE = `(?:(?:make|get|render)\\s+${OBJ}\\s+(?:look\\s+)?|(?:turn|set)\\s+${OBJ}\\s+)`;
 const AMOUNT =
@@ -215,65 +273,118 @@ const adjustable = (core: string): RegExp =>
 const TEXT_VERB = '(?:add|write|put|place|insert|overlay|type|print|draw|display|stamp|include|show|caption|label|title)';
 const TEXT_NOUN =
   '(?:text|texts|words?|caption|title|label|heading|headline|message|slogan|tagline|quote|banner|sign|lettering|inscription)';
-const TEXT_ADJ = `(?:big|large|huge|small|little|bold|${COLOR}|colou?red)`;
 const TEXT_SAY = '(?:saying|that says|which says|reading|that reads|which reads|of|with|:|=)';
+const TEXT_SIZE =
+  '(?:(?:very|really|extra|super)\\s+)?(?:tiny|small|smaller|little|medium(?:\\s+sized?)?|normal\\s+sized?|big|bigger|large|larger|huge|giant|enormous|massive|oversized)';
+// "light blue" is a colour, not light letters
+const TEXT_WEIGHT =
+  `(?:(?:(?:extra|ultra)\\s+bold|heavy|bold(?:face)?|regular|normal|light(?![\\s-]+${COLOR})|thin)(?:\\s+(?:font\\s+)?weight)?)`;
+const TEXT_CASE = '(?:all\\s+)?(?:caps|capitals|capital\\s+letters|upper\\s*case(?:\\s+letters)?)';
+const TEXT_LETTERS = '(?:letters|lettering|text|font|type|typeface|characters|writing|print)';
+const TEXT_OUTLINE =
+  `(?:(?:no|without(?:\\s+(?:a|an|any))?)\\s+(?:outline|stroke)s?` +
+  `|(?:(?:thick|thin|heavy|fine)\\s+)?(?:${COLOR}\\s+)?(?:outline|stroke)(?:\\s+(?:in|of)\\s+${COLOR})?` +
+  `|outlined(?:\\s+in\\s+${COLOR})?)`;
+/** a colour word that belongs to another instruction ("a blue tint", "black and white", "a red border") */
+const NOT_TEXT_COLOR =
+  '(?!\\s+(?:tint|cast|tone|hue|filter|overlay|glow|wash|shade|background|backdrop|bg|border|frame)(?![a-z]))(?!\\s*(?:and|&|n)\\s*white(?![a-z]))';
+const TEXT_ADJ = `(?:${TEXT_SIZE}|${COLOR}${NOT_TEXT_COLOR}|colou?red|${TEXT_WEIGHT}|${TEXT_CASE})`;
+/** One thing said about a caption's look or place: "red", "big", "bold", "letters", "with a black outline", "at the top". */
+const TEXT_ATTR =
+  `(?:${TEXT_OUTLINE}|colou?red\\s+${COLOR}|${COLOR}${NOT_TEXT_COLOR}(?:\\s+colou?r(?:ed)?)?|${TEXT_CASE}|${TEXT_SIZE}|${TEXT_WEIGHT}|${TEXT_LETTERS}|${POS})(?![a-z0-9])`;
+const TEXT_CONNECTOR = '(?:in|with|using|at|on|as)';
+/**
+ * Attributes after a caption, in any order: "in big red letters at the top",
+ * "bottom-right in white, with a black outline". "and" and commas join them
+ * only where the next words clearly still describe the text, so "add 'x' and
+ * make it red" stays two instructions.
+ */
+const TEXT_LINK =
+  `(?:\\s*,\\s*(?=${TEXT_CONNECTOR}\\s|(?:${TEXT_SIZE}|${TEXT_WEIGHT}|${TEXT_CASE}|${COLOR}${NOT_TEXT_COLOR}|${POS})(?![a-z]))` +
+  `|\\s+and\\s+(?=${TEXT_CONNECTOR}\\s|(?:${TEXT_SIZE}|${TEXT_WEIGHT})(?![a-z]))|\\s+)`;
+const TEXT_ATTRS = `(?:${TEXT_LINK}(?:${TEXT_CONNECTOR}\\s+)?(?:(?:a|an|the)\\s+)?${TEXT_ATTR})*`;
 const TEXT_LEAD =
-  `(?:${TEXT_VERB}\\s+(?:${OBJ}\\s+)?(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,3}(?:${TEXT_NOUN}\\s+)?(?:${TEXT_SAY}\\s+)?` +
-  `|(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,3}${TEXT_NOUN}\\s+(?:${TEXT_SAY}\\s+)?)`;
-const TEXT_TAIL =
-  `(?:\\s+(?:in\\s+)?${COLOR}(?:\\s+(?:text|letters|font|colou?r))?)?(?:\\s+(?:in\\s+)?(?:big|large|small|bold)(?:\\s+letters)?)?` +
-  `(?:\\s+${POS}){0,2}(?:\\s+in\\s+${COLOR}(?:\\s+(?:text|letters|font|colou?r))?)?`;
+  `(?:${TEXT_VERB}\\s+(?:${OBJ}\\s+)?(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,4}(?:${TEXT_NOUN}\\s+(?:${POS}\\s+)?)?(?:${TEXT_SAY}\\s+)?` +
+  `|(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,4}${TEXT_NOUN}\\s+(?:${POS}\\s+)?(?:${TEXT_SAY}\\s+)?)`;
 
-function textOp(ctx: RuleContext, m: RegExpExecArray, text: string, textEnd: number): Op[] | null {
+const TEXT_SIZES: [RegExp, TextSize][] = [
+  [/(?:very|really|extra|super)\s+(?:small|little)|tiny/, 'tiny'],
+  [/(?:very|really|extra|super)\s+(?:big|large)|huge|giant|enormous|massive|oversized/, 'huge'],
+  [/small|smaller|little/, 'small'],
+  [/big|bigger|large|larger/, 'large'],
+];
+
+/** The look of a caption from the words around it (`words` has the caption itself blanked out). */
+function textStyleIn(words: string): Pick<Extract<Op, { kind: 'text' }>, 'color' | 'colorName' | 'size' | 'weight' | 'outline'> & { upper: boolean } {
+  let rest = words;
+  let outline: TextOutline | null = { color: null, colorName: null, width: 1 };
+  const o = new RegExp(`(?<![a-z])${TEXT_OUTLINE}`).exec(rest);
+  if (o) {
+    if (/^(?:no|without)/.test(o[0])) outline = null;
+    else {
+      const c = colorIn(o[0]);
+      const width = /^(?:thick|heavy)/.test(o[0]) ? 2 : /^(?:thin|fine)/.test(o[0]) ? 0.5 : 1;
+      outline = { color: c ? c.rgb : null, colorName: c ? c.name : null, width };
+    }
+    rest = rest.slice(0, o.index) + ' '.repeat(o[0].length) + rest.slice(o.index + o[0].length);
+  }
+  const c = colorIn(rest);
+  rest = rest.replace(new RegExp(`(?<![a-z0-9#])${COLOR}`, 'g'), (x) => ' '.repeat(x.length));
+  const sized = (re: RegExp): boolean => new RegExp(`(?<![a-z])(?:${re.source})(?![a-z])`).test(rest);
+  const size = TEXT_SIZES.find(([re]) => sized(re))?.[1] ?? 'medium';
+  const w = new RegExp(`(?<![a-z])${TEXT_WEIGHT}(?![a-z])`).exec(rest)?.[0] ?? 'bold';
+  const weight: TextWeight = /^(?:extra|ultra|heavy)/.test(w) ? 'black' : /^(?:regular|normal)/.test(w) ? 'regular' : /^(?:light|thin)/.test(w) ? 'light' : 'bold';
+  const upper = new RegExp(`(?<![a-z])${TEXT_CASE}(?![a-z])`).test(rest);
+  return { color: c ? c.rgb : null, colorName: c ? c.name : null, size, weight, outline, upper };
+}
+
+/** A caption op from a match: `text` spans [textStart, textEnd) of the prompt; the rest of the match describes it. */
+function textOp(ctx: RuleContext, m: RegExpExecArray, text: string, textStart: number, textEnd: number): Op[] | null {
   if (text.trim() === '') return null;
-  const lead = ctx.norm.slice(m.index, m.index + m[0].length);
-  const tail = ctx.norm.slice(textEnd, m.index + m[0].length);
-  const pos = positionIn(tail) ?? 'bottom';
-  // colour named around the text, never inside it (quotes are masked in `lead`)
-  const c = colorIn(lead.replace(new RegExp(QUOTE, 'g'), ' '));
-  return [{ kind: 'text', text: text.trim(), position: pos, color: c ? c.rgb : null, colorName: c ? c.name : null }];
+  const end = m.index + m[0].length;
+  const lead = ctx.norm.slice(m.index, textStart);
+  const tail = ctx.norm.slice(textEnd, end);
+  const position = positionIn(tail) ?? positionIn(lead) ?? 'bottom';
+  const { upper, ...style } = textStyleIn(`${lead} ${tail}`.replace(new RegExp(QUOTE, 'g'), ' '));
+  return [{ kind: 'text', text: upper ? text.trim().toUpperCase() : text.trim(), position, ...style }];
 }
 
 const RULES: Rule[] = [
   {
     name: 'text (quoted)',
-    re: rx(`(?:${LEAD_POS}\\s*,?\\s+)?${TEXT_LEAD}${QUOTE}${TEXT_TAIL}`),
+    re: rx(`(?:${LEAD_POS}\\s*,?\\s+)?${TEXT_LEAD}${QUOTE}${TEXT_ATTRS}`),
     build: (m, ctx) => {
       const open = ctx.norm.indexOf(QUOTE_OPEN, m.index);
       const close = ctx.norm.indexOf(QUOTE_CLOSE, open);
       const text = ctx.quotes.get(open);
       if (text === undefined) return null;
-      const ops = textOp(ctx, m, text, close + 1);
-      // a position given before the verb ("at the top, write 'x'")
-      const before = ctx.norm.slice(m.index, open);
-      const lead = /^(?:\s*(?:at|in|on)\s+the\s+)/.test(before) ? positionIn(before.split(new RegExp(TEXT_VERB))[0] ?? '') : null;
-      if (ops && lead && ops[0]!.kind === 'text' && positionIn(ctx.norm.slice(close + 1, m.index + m[0].length)) === null) {
-        ops[0]!.position = lead;
-      }
-      return ops;
+      return textOp(ctx, m, text, open, close + 1);
     },
   },
   {
     name: 'text (unquoted)',
     re: rx(
-      `(?:${TEXT_VERB}\\s+(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,3}${TEXT_NOUN}|write|caption(?:\\s+it)?)\\s+(?:${TEXT_SAY}\\s+)?` +
-        `([^\\s,${QUOTE_OPEN}${CLAIMED}]+(?:\\s+(?!(?:at|in|on|to|and|then|also|plus|with|across|along)\\s)[^\\s,${QUOTE_OPEN}${CLAIMED}]+){0,5}?)` +
-        `(?=\\s+${POS}|\\s*,|\\s+(?:and|then|also|plus)\\s|\\s*$)(?:\\s+${POS})?`,
+      `(?:${TEXT_VERB}\\s+(?:(?:the|a|an|some)\\s+)?(?:${TEXT_ADJ}\\s+){0,4}${TEXT_NOUN}|write|caption(?:\\s+it)?)\\s+(?:${TEXT_SAY}\\s+)?` +
+        `([^\\s,${QUOTE_OPEN}${CLAIMED}]+(?:\\s+(?!(?:at|in|on|to|and|then|also|plus|with|across|along|using|as)\\s)[^\\s,${QUOTE_OPEN}${CLAIMED}]+){0,5}?)` +
+        `(?=\\s+${POS}|\\s+${TEXT_CONNECTOR}\\s+(?:(?:a|an|the)\\s+)?${TEXT_ATTR}|\\s*,|\\s+(?:and|then|also|plus)\\s|\\s*$)${TEXT_ATTRS}`,
     ),
     build: (m, ctx) => {
       const idx = m.indices?.[1];
       if (!idx) return null;
-      const text = ctx.prompt.slice(idx[0], idx[1]);
+      // a number word in the caption was shortened to digits in `norm`; take the whole word from the prompt
+      let end = idx[1];
+      while (end < ctx.prompt.length && /[\p{L}\p{N}]/u.test(ctx.prompt[end]!)) end++;
+      const text = ctx.prompt.slice(idx[0], end);
       // "add a border", "write it in red": not captions
       if (/^(?:it|a|an|the|border|frame)$/i.test(text)) return null;
-      return textOp(ctx, m, text, idx[1]);
+      return textOp(ctx, m, text, idx[0], idx[1]);
     },
   },
   {
     name: 'merge',
     re: rx(
       [
-        `(?:merge|combine|join|stitch|compose|blend|mix|fuse)(?:\\s+(?:them|these|those|both|all|everything|(?:all|both)\\s+(?:of\\s+)?(?:them|these|the\\s+(?:\\w+\\s+)?(?:images|pictures|photos|inputs))|the\\s+(?:\\w+\\s+)?(?:images|pictures|photos|inputs)|(?:the\\s+)?(?:images|pictures|photos)))?` +
+        `(?:merge|combine|join|stitch|compose|blend|mix|fuse)(?:\\s+(?:(?:the|these|those|my|both|all)\\s+(?:\\w+\\s+)?(?:images|pictures|photos|pics|inputs)|them|these|those|both|all|everything|(?:all|both)\\s+(?:of\\s+)?(?:them|these|the\\s+(?:\\w+\\s+)?(?:images|pictures|photos|inputs))|the\\s+(?:\\w+\\s+)?(?:images|pictures|photos|inputs)|(?:the\\s+)?(?:images|pictures|photos)))?` +
           `(?:\\s+together)?(?:\\s+(?:in|into|as|to)\\s+(?:one|a single|a|1|the same)\\s+(?:image|picture|photo|canvas|frame|collage|grid|composition))?` +
           `(?:\\s+(?:side by side|next to each other|in a row|horizontally|in a column|vertically|stacked|on top of each other|one above the other|in a grid|as a grid|as a collage|in a collage))?`,
         `(?:put|place|arrange|show|display|lay out|line up)\\s+(?:them|these|those|both|all|(?:all|both)\\s+(?:of\\s+)?(?:them|the\\s+(?:images|pictures|photos))|the\\s+(?:\\w+\\s+)?(?:images|pictures|photos))\\s+` +
@@ -393,11 +504,13 @@ const RULES: Rule[] = [
   {
     name: 'blur',
     re: adjustable(
-      `(?:gaussian\\s+)?blur(?:red|ry|ring)?(?:\\s+(?:effect|filter))?|defocus(?:ed)?|out\\s+of\\s+focus|unfocus(?:ed)?|soft\\s*focus|soften|softer|hazy`,
+      `(?:(?:add|apply|give\\s+${OBJ})\\s+)?(?:(?:a|an|some)\\s+)?(?:(?:soft|gentle|light|subtle|slight|strong|heavy)\\s+)?(?:gaussian\\s+)?blur(?:red|ry|ring)?(?:\\s+(?:effect|filter))?|` +
+        `defocus(?:ed)?|out\\s+of\\s+focus|unfocus(?:ed)?|soft\\s*focus|soften|softer|hazy`,
     ),
     build: (m) => {
       const n = numberIn(m[0]);
-      const s = intensity(m[0]);
+      // "a soft blur", "a gentle blur": adjectives intensity() does not know as modifiers
+      const s = /(?<![a-z])(?:soft|gentle|light)\s+(?:gaussian\s+)?blur/.test(m[0]) ? 0.5 : intensity(m[0]);
       return [{ kind: 'blur', sigma: n && n.value > 0 ? Math.min(200, n.value) : null, strength: s === 2 ? 2.5 : s }];
     },
   },
@@ -522,6 +635,8 @@ const RULES: Rule[] = [
     name: 'rotate',
     re: rx(
       [
+        `(?:(?:rotate[d]?|turn|spin)(?:\\s+${OBJ})?\\s+(?:by\\s+)?)?(?:a\\s+|one\\s+)?(?:quarter|half)\\s+(?:a\\s+)?turn` +
+          `(?:\\s+(?:to\\s+the\\s+)?(?:clockwise|counter\\s*clockwise|anti\\s*clockwise|cw|ccw|left|right))?`,
         `(?:rotate[d]?|spin|tilt)(?:\\s+${OBJ})?(?:\\s+(?:by|to))?(?:\\s+${NUM}\\s*(?:°|degrees?|deg)?)?(?:\\s+(?:to\\s+the\\s+)?(?:clockwise|counter\\s*clockwise|anti\\s*clockwise|cw|ccw|left|right))?`,
         `turn(?:\\s+${OBJ})?(?:\\s+(?:by|to))?(?:\\s+${NUM}\\s*(?:°|degrees?|deg)(?:\\s+(?:to\\s+the\\s+)?(?:clockwise|counter\\s*clockwise|anti\\s*clockwise|cw|ccw|left|right))?|\\s+(?:to\\s+the\\s+)?(?:clockwise|counter\\s*clockwise|anti\\s*clockwise|left|right|sideways))`,
         `(?:${MAKE})?(?:turn(?:ed)?\\s+)?upside\\s+down`,
@@ -529,12 +644,26 @@ const RULES: Rule[] = [
     ),
     build: (m) => {
       const t = m[0];
-      if (/upside\s+down/.test(t)) return [{ kind: 'rotate', degrees: 180 }];
+      if (/upside\s+down|half\s+(?:a\s+)?turn/.test(t)) return [{ kind: 'rotate', degrees: 180 }];
       const n = numberIn(t);
       let deg = n ? n.value : 90;
       if (/counter\s*clockwise|anti\s*clockwise|ccw|\bleft\b/.test(t)) deg = -deg;
       return [{ kind: 'rotate', degrees: deg }];
     },
+  },
+  {
+    name: 'fit',
+    re: rx(
+      [
+        `crop(?:\\s+${OBJ})?\\s+to\\s+(?:fit|fill)(?:\\s+the\\s+(?:frame|canvas|size|output(?:\\s+size)?))?`,
+        `crop(?:\\s+${OBJ})?\\s+to\\s+(?:the\\s+)?(?:output\\s+|requested\\s+|new\\s+)?size`,
+        `fill\\s+the\\s+(?:whole\\s+|entire\\s+)?(?:frame|canvas)`,
+        `(?:no|without)\\s+(?:letterbox(?:ing)?|bars|black\\s+bars|padding)`,
+        `(?:fit|keep|show)\\s+the\\s+(?:whole|entire|full)\\s+(?:image|picture|photo|photograph|scene)`,
+        `letterbox(?:ed|ing)?|uncropped|(?:don't|do\\s+not|never)\\s+crop(?:\\s+${OBJ})?|(?:no|without)\\s+crop(?:ping)?`,
+      ].join('|'),
+    ),
+    build: (m) => [{ kind: 'fit', mode: /^(?:crop|fill|no|without)(?!\s+crop)/.test(m[0]) ? 'cover' : 'contain' }],
   },
   {
     name: 'crop square',
@@ -602,7 +731,7 @@ const RULES: Rule[] = [
 
 const FILLER = new Set(
   (
-    'please pls plz kindly could can would will you your me i we us our my want wanted like love need just now also then and plus ' +
+    'please pls plz kindly could can would will you your me i we us our my want wanted like love need just now also then and plus add ' +
     'so too as well it its it\'s this that these those them they the a an some to of for with by in on at into onto from up ' +
     'image picture photo photograph pic pics shot version copy result output one make made get do does give apply use put ' +
     'be is are was should must let let\'s lets thanks thank ok okay hey hi bit little lot more less very really slightly ' +
@@ -706,16 +835,38 @@ export function describeOp(op: Op): string {
     case 'pixelate': return op.block !== null ? `pixelate (${op.block}px blocks)` : 'pixelate';
     case 'rotate': return `rotate ${Math.abs(op.degrees)}° ${op.degrees >= 0 ? 'clockwise' : 'counter-clockwise'}`;
     case 'flip': return op.axis === 'horizontal' ? 'mirror (flip horizontally)' : 'flip vertically';
-    case 'text': return `text '${op.text}' at ${posWords[op.position]}${op.colorName ? ` in ${op.colorName}` : ''}`;
+    case 'text': {
+      const look = [
+        op.size !== 'medium' ? op.size : null,
+        op.weight !== 'bold' ? op.weight : null,
+        op.outline === null
+          ? 'no outline'
+          : op.outline.colorName || op.outline.width !== 1
+            ? [op.outline.width > 1 ? 'thick' : op.outline.width < 1 ? 'thin' : null, op.outline.colorName, 'outline'].filter(Boolean).join(' ')
+            : null,
+      ].filter((w) => w !== null);
+      return `text '${op.text}' at ${posWords[op.position]}${op.colorName ? ` in ${op.colorName}` : ''}${look.length ? ` (${look.join(', ')})` : ''}`;
+    }
     case 'remove-background': return 'remove background';
     case 'replace-background': return `replace background with ${op.colorName}`;
     case 'crop-square': return 'crop to square';
+    case 'fit': return op.mode === 'cover' ? 'crop to fill the output size' : 'fit the whole picture';
     case 'zoom': return `zoom in ${op.factor}x`;
     case 'border': return `${op.colorName} border${op.thickness !== null ? ` ${op.thickness}px` : ''}`;
     case 'merge': return `merge inputs (${op.layout})`;
     case 'fill': return op.target ? `content-aware fill (remove ${op.target})` : 'content-aware fill';
   }
 }
+
+/**
+ * What the engine can do, in one line for error messages (the unsupported
+ * instruction 400). Keep in step with RULES and docs/engine/README.md.
+ */
+export const ENGINE_CAN_DO =
+  'black and white, sepia, vintage, warmer/cooler, invert, blur, sharpen, brighten/darken, contrast, saturation, ' +
+  "tint or recolour ('tint it blue', 'make it #3366ff'), pixelate, rotate, flip/mirror, crop to square, zoom in, border, " +
+  "text (\"add 'SALE' in big red letters at the top\"), remove or replace the background, " +
+  "remove/erase an object inside a mask, merge several images (docs/engine/README.md lists every phrasing)";
 
 /**
  * What the client is told about its instruction. Pure, so providers/local can

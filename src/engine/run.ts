@@ -6,15 +6,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { EngineImage, EngineJob, EngineResult, RgbaImage } from './types.js';
-import type { Background } from '../types.js';
-import { instructionWarnings, parseInstructions, type Op } from './instructions.js';
-import { applyOps, composeInputs, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
+import type { AutoSize, EngineImage, EngineJob, EngineResult, RgbaImage } from './types.js';
+import type { Background, Size } from '../types.js';
+import { describeOp, instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
+import { applyOps, composeInputs, variesByVariant, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
 import { defaultFill, type ContentAwareFill } from './fill-bridge.js';
 import { EngineInputError } from './errors.js';
 import { createImage, hasTransparency } from './image.js';
 import { regionFromAlpha, type Region } from './ops/region.js';
-import { fitCover } from './ops/geometry.js';
+import { fitCover, letterbox, nearestSize, type BarFill } from './ops/geometry.js';
 import { detectBackground, flatten, removeBackground } from './ops/background.js';
 import { resize, toSharp } from './ops/sharp-raw.js';
 import { encodeAs } from '../images/encode.js';
@@ -64,26 +64,73 @@ export async function encode(img: RgbaImage, format: EngineJob['outputFormat'], 
   return encodeAs(s, format, compression).toBuffer();
 }
 
-/** Fit to the exact output size, then honour `background`. */
-async function finishPixels(img: RgbaImage, job: EngineJob, notes: string[] | null): Promise<RgbaImage> {
-  let out = await fitCover(img, job.size.width, job.size.height);
-  if (job.background === 'transparent' && job.outputFormat !== 'jpeg') {
-    if (!hasTransparency(out)) {
-      const bg = detectBackground(out);
-      if (bg) {
-        const r = removeBackground(out, bg);
-        if (r.removed > 0) {
-          out = r.image;
-          notes?.push('remove uniform background (background=transparent)');
-        }
-      } else {
-        notes?.push('!background=transparent: no uniform background along the edges to remove; the image stays opaque');
+export type FitMode = 'cover' | 'contain';
+
+const isAuto = (size: EngineJob['size']): size is AutoSize => 'auto' in size;
+
+/** The longest side any output of the job can have (what decoding must keep). */
+function maxOutputSide(job: EngineJob): number {
+  const sizes = isAuto(job.size) ? job.size.auto : [job.size];
+  return Math.max(...sizes.map((s) => Math.max(s.width, s.height)));
+}
+
+/** The job's size for a picture of this shape: fixed, or the nearest 'auto' candidate. */
+export function sizeFor(job: EngineJob, width: number, height: number): Size {
+  return isAuto(job.size) ? nearestSize(job.size.auto, width, height) : job.size;
+}
+
+/** The merged canvas's natural shape: a row is as wide as its pictures side by side, a column as tall. */
+function mergeShape(images: readonly RgbaImage[], layout: MergeLayout): { width: number; height: number } {
+  if (layout === 'row') return { width: images.reduce((s, i) => s + i.width / i.height, 0), height: 1 };
+  if (layout === 'column') return { width: 1, height: images.reduce((s, i) => s + i.height / i.width, 0) };
+  // a grid picks its own rows and columns for the canvas; the first picture's shape is as good a guess as any
+  return images[0]!;
+}
+
+/**
+ * Fit to the exact output size, then honour `background`. 'contain' (the
+ * default) keeps the whole picture and letterboxes: transparent bars when the
+ * output keeps transparency and the picture has some or asked for it, else
+ * the uniform background colour, else each side's edge colour. 'cover' (the
+ * prompt asked to crop) fills the size and crops the centre.
+ */
+async function finishPixels(img: RgbaImage, size: Size, mode: FitMode, job: EngineJob, notes: string[] | null): Promise<RgbaImage> {
+  let pic = img;
+  const keepsAlpha = job.outputFormat !== 'jpeg';
+  if (job.background === 'transparent' && keepsAlpha && !hasTransparency(pic)) {
+    // before the letterbox, whose transparent bars would otherwise hide the opaque background from this check
+    const bg = detectBackground(pic);
+    if (bg) {
+      const r = removeBackground(pic, bg);
+      if (r.removed > 0) {
+        pic = r.image;
+        notes?.push('remove uniform background (background=transparent)');
       }
+    } else {
+      notes?.push('!background=transparent: no uniform background along the edges to remove; the image stays opaque');
     }
-  } else if (job.background === 'opaque' || job.outputFormat === 'jpeg') {
+  }
+  let out: RgbaImage;
+  if (mode === 'cover') out = await fitCover(pic, size.width, size.height);
+  else {
+    const clear = keepsAlpha && job.background !== 'opaque' && (job.background === 'transparent' || hasTransparency(pic));
+    const bars = (): BarFill => {
+      if (clear) return 'transparent';
+      const bg = detectBackground(pic);
+      return bg ? [bg.color[0], bg.color[1], bg.color[2], 255] : 'edges';
+    };
+    out = await letterbox(pic, size.width, size.height, needsBars(pic, size) ? bars() : 'transparent');
+  }
+  if (job.background === 'opaque' || !keepsAlpha) {
     if (hasTransparency(out)) out = flatten(out, detectBackground(out)?.color ?? [255, 255, 255]);
   }
   return out;
+}
+
+/** Whether letterbox() will add bars (so the bar colour is worth working out). */
+function needsBars(img: RgbaImage, size: Size): boolean {
+  const s = Math.min(size.width / img.width, size.height / img.height);
+  return size.width - Math.min(size.width, Math.round(img.width * s)) > 2 || size.height - Math.min(size.height, Math.round(img.height * s)) > 2;
 }
 
 function spread<T>(items: readonly T[], k: number): T[] {
@@ -103,7 +150,7 @@ async function progressive(img: RgbaImage, scale: number): Promise<RgbaImage> {
   return resize(await resize(img, w, h), img.width, img.height);
 }
 
-const toEngineImage = (bytes: Buffer, job: EngineJob): EngineImage => ({ bytes, width: job.size.width, height: job.size.height });
+const toEngineImage = (bytes: Buffer, size: Size): EngineImage => ({ bytes, width: size.width, height: size.height });
 
 /** Run one job. Partial images go to `emitPartial` in order, each output's before the next output starts. */
 export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: RunDependencies = {}): Promise<EngineResult> {
@@ -112,10 +159,11 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
 
   const images: RgbaImage[] = [];
   // a rotation or square crop may still need the output's longer side from the shorter one
-  const workSide = Math.max(job.size.width, job.size.height);
+  const workSide = maxOutputSide(job);
   for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!.path, i, workSide));
   if (images.length === 0) {
-    images.push(createImage(job.size.width, job.size.height, [255, 255, 255, 255]));
+    const blank = sizeFor(job, 1, 1);
+    images.push(createImage(blank.width, blank.height, [255, 255, 255, 255]));
     warnings.push('no input image: the edit was applied to a blank white canvas');
   }
 
@@ -146,35 +194,51 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   const needsFill = prefill || ops.some((o) => o.kind === 'fill');
   const fill = needsFill ? (deps.fill !== undefined ? deps.fill : defaultFill) : null;
 
-  const canvas = { width: job.size.width, height: job.size.height };
+  const mergeOp = ops.find((o): o is Extract<Op, { kind: 'merge' }> => o.kind === 'merge');
+  const shape = mergeOp && images.length > 1 ? mergeShape(images, mergeOp.layout) : first;
+  const canvas = sizeFor(job, shape.width, shape.height);
   const composed = await composeInputs(images, region, ops, canvas);
   const k = Math.max(0, Math.min(3, Math.floor(job.partialImages)));
+  const fitOp = ops.filter((o) => o.kind === 'fit').pop();
+  const mode: FitMode = fitOp?.kind === 'fit' ? fitOp.mode : 'contain';
+  if (job.n > 1 && ops.length > 0 && !needsFill && !ops.some(variesByVariant)) {
+    warnings.push(`${describeList(ops)} has nothing to vary, so the ${job.n} images are identical`);
+  }
 
   const outputs: EngineImage[] = [];
   let operations: string[] = [];
   let transparent = false;
+  // 'auto' follows the edited picture's shape; every variant shares variant 0's size
+  let size: Size | null = null;
   for (let v = 0; v < Math.max(1, job.n); v++) {
     const ctx: ApplyContext = { variant: v, fill, canvas, captureFill: k > 0, prefill };
     const res = await applyOps(composed.state, ops, ctx);
+    size ??= sizeFor(job, res.state.image.width, res.state.image.height);
     const notes: string[] = [];
-    const final = await finishPixels(res.state.image, job, notes);
+    const final = await finishPixels(res.state.image, size, mode, job, notes);
     if (v === 0) {
       operations = [...composed.applied, ...res.applied, ...notes.filter((n) => !n.startsWith('!'))];
       warnings.push(...res.warnings, ...notes.filter((n) => n.startsWith('!')).map((n) => n.slice(1)));
     }
 
     if (k > 0) {
-      const partials = await partialFrames(res.snapshots, ops, ctx, final, k, job);
+      const partials = await partialFrames(res.snapshots, ops, ctx, final, k, job, size, mode);
       for (let p = 0; p < partials.length; p++) {
-        emitPartial(v, p, toEngineImage(await encode(partials[p]!, job.outputFormat, job.outputCompression), job));
+        emitPartial(v, p, toEngineImage(await encode(partials[p]!, job.outputFormat, job.outputCompression), size));
       }
     }
     if (job.outputFormat !== 'jpeg' && hasTransparency(final)) transparent = true;
-    outputs.push(toEngineImage(await encode(final, job.outputFormat, job.outputCompression), job));
+    outputs.push(toEngineImage(await encode(final, job.outputFormat, job.outputCompression), size));
   }
 
   const background: Background = transparent ? 'transparent' : 'opaque';
-  return { images: outputs, background, operations, understood: parsed.understood, warnings: [...new Set(warnings)] };
+  return { images: outputs, size: size!, background, operations, understood: parsed.understood, warnings: [...new Set(warnings)] };
+}
+
+/** "rotate 90° clockwise and invert colours" */
+function describeList(ops: readonly Op[]): string {
+  const words = ops.map(describeOp);
+  return words.length === 1 ? words[0]! : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 /**
@@ -189,13 +253,15 @@ async function partialFrames(
   final: RgbaImage,
   k: number,
   job: EngineJob,
+  size: Size,
+  mode: FitMode,
 ): Promise<RgbaImage[]> {
   const frames: RgbaImage[] = [];
   const quiet: ApplyContext = { ...ctx, captureFill: false };
   for (const snap of spread(snapshots, k)) {
     const start: EditState = snap.state;
     const rest = await applyOps(start, ops, quiet, snap.opIndex + 1, true);
-    frames.push(await finishPixels(rest.state.image, job, null));
+    frames.push(await finishPixels(rest.state.image, size, mode, job, null));
   }
   const scales = PROGRESSIVE.slice(PROGRESSIVE.length - (k - frames.length));
   for (const s of scales) frames.push(await progressive(final, s));

@@ -13,6 +13,11 @@ export interface RgbaImage {
   data: Uint8ClampedArray;
 }
 
+/** 'auto' output size: the allowed sizes to choose from (at least one). */
+export interface AutoSize {
+  auto: readonly Size[];
+}
+
 export interface EngineJob {
   prompt: string;
   /** spooled input files, in order; already validated as png/jpeg/webp within the pixel limit */
@@ -22,8 +27,12 @@ export interface EngineJob {
   /** DALL·E without a mask: the first image's own transparency is the mask */
   maskFromAlpha: boolean;
   n: number;
-  /** the exact output size (providers/local resolved 'auto' already) */
-  size: Size;
+  /**
+   * The exact output size, or `{ auto }`: the candidate whose shape is
+   * nearest the edited picture's (a 90° turn of a landscape answers a
+   * portrait size). The result says which size was used.
+   */
+  size: Size | AutoSize;
   background: 'auto' | Background;
   outputFormat: ImageFormat;
   /** 0-100 for jpeg/webp; null = engine default */
@@ -40,6 +49,8 @@ export interface EngineImage {
 
 export interface EngineResult {
   images: EngineImage[];
+  /** the size of every image: job.size, or the candidate 'auto' resolved to */
+  size: Size;
   /** resolved: 'auto' becomes transparent when the result has transparency and the format keeps it */
   background: Background;
   /** the operations applied, in order, as human words (for logs and tests) */

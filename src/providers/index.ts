@@ -6,7 +6,7 @@
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
-import { createLocalProvider } from './local/index.js';
+import { createLocalProvider, type LocalProviderOptions } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
 import type { Provider } from './types.js';
 
@@ -18,14 +18,14 @@ export interface ProviderSet {
 }
 
 /** The adapter of each type. */
-export function createProvider(config: ProviderConfig, engine: Engine): Provider {
+export function createProvider(config: ProviderConfig, engine: Engine, local: LocalProviderOptions = {}): Provider {
   switch (config.type) {
     case 'openai':
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
     case 'local':
-      return createLocalProvider(engine, config.name);
+      return createLocalProvider(engine, local, config.name);
     default:
       throw new Error(`provider type '${config.type}' has no adapter yet`);
   }
@@ -34,9 +34,10 @@ export function createProvider(config: ProviderConfig, engine: Engine): Provider
 export function createProviderSet(config: Config, engine: Engine): ProviderSet {
   const providers = new Map<string, Provider>();
   const clients = new Map<string, ProviderHttpClient>();
-  providers.set('local', createLocalProvider(engine));
+  const local: LocalProviderOptions = { unknownInstructions: config.engine.unknownInstructions };
+  providers.set('local', createLocalProvider(engine, local));
   for (const p of Object.values(config.providers)) {
-    providers.set(p.name, createProvider(p, engine));
+    providers.set(p.name, createProvider(p, engine, local));
     if (p.type !== 'local') clients.set(p.name, createProviderHttp(p));
   }
   // the built-in engine and local-type providers make no HTTP calls; they still get a client object

@@ -204,3 +204,63 @@ export function diffCount(a: RgbaImage, b: RgbaImage, rect?: { x: number; y: num
 export function diffOutside(a: RgbaImage, b: RgbaImage, rect: { x: number; y: number; w: number; h: number }): number {
   return diffCount(a, b) - diffCount(a, b, rect);
 }
+
+/**
+ * A drawn landscape (sky gradient, sun, two hills with texture, a house, a
+ * tree), the kind of picture users edit, at any size. Untextured, its only
+ * detail is the outlines (what blur and sharpening act on).
+ */
+export function landscape(width = 368, height = 276, textured = true): RgbaImage {
+  const s = width / 368;
+  const noise = (x: number, y: number): number => {
+    let h = (x * 374761393 + y * 668265263) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 1274126177) >>> 0;
+    return ((h ^ (h >>> 16)) & 1023) / 511.5 - 1;
+  };
+  return makeImage(width, height, (X, Y) => {
+    const x = X / s, y = Y / (height / 276);
+    const n = textured ? noise(X, Y) : 0;
+    let c: [number, number, number] = [95 + y * 0.35, 160 + y * 0.25, 235 - y * 0.1];
+    if ((x - 300) ** 2 + (y - 60) ** 2 < 26 * 26) c = [255, 214, 70];
+    if (y > 175 + 18 * Math.sin(x / 55)) c = [70 + 10 * n, 150 + 14 * n, 70];
+    if (y > 200 + 12 * Math.sin(x / 31 + 1)) c = [55 + 12 * n, 128 + 16 * n, 48];
+    if (x > 90 && x < 170 && y > 150 && y < 215) c = [230 - 10 * n, 215, 180];
+    if (y <= 150 && y > 110 && Math.abs(x - 130) < (y - 110) * 1.15) c = [190, 50, 45];
+    if (x > 240 && x < 250 && y > 160 && y < 212) c = [100, 70, 40];
+    if ((x - 245) ** 2 + (y - 150) ** 2 < 28 * 28) c = [40 + 20 * n, 120 + 25 * n, 50];
+    return [Math.round(c[0]), Math.round(c[1]), Math.round(c[2]), 255];
+  });
+}
+
+/** Pure marker colours in the four corners (each `side` px square) over a grey field. */
+export const CORNER_COLOURS = { tl: [255, 0, 0], tr: [0, 255, 0], bl: [0, 0, 255], br: [255, 255, 0] } as const;
+
+export function cornerMarkers(width: number, height: number, side: number): RgbaImage {
+  return makeImage(width, height, (x, y) => {
+    const left = x < side, right = x >= width - side, top = y < side, bottom = y >= height - side;
+    const c = top && left ? CORNER_COLOURS.tl : top && right ? CORNER_COLOURS.tr : bottom && left ? CORNER_COLOURS.bl : bottom && right ? CORNER_COLOURS.br : null;
+    return c ? [c[0], c[1], c[2], 255] : [128, 128, 128, 255];
+  });
+}
+
+export interface Box { x0: number; y0: number; x1: number; y1: number; count: number }
+
+/** Bounding box (inclusive) and count of the pixels matching `pred`; null when none. */
+export function bbox(img: RgbaImage, pred: (p: Px) => boolean): Box | null {
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1, count = 0;
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      if (!pred(px(img, x, y))) continue;
+      count++;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return count === 0 ? null : { x0, y0, x1, y1, count };
+}
+
+/** Near a colour: every channel within `tol`. */
+export const near = (c: readonly number[], tol = 40) => (p: Px): boolean =>
+  Math.abs(p[0] - c[0]!) <= tol && Math.abs(p[1] - c[1]!) <= tol && Math.abs(p[2] - c[2]!) <= tol && p[3] > 200;

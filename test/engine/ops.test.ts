@@ -128,18 +128,19 @@ test('pixelate averages with alpha weighting', () => {
 
 test('addText inside an area leaves the rest alone', async () => {
   const img = makeImage(200, 100, () => [40, 40, 40, 255]);
-  const out = await addText(img, 'Hi', 'center', [255, 255, 255], { x: 100, y: 0, width: 100, height: 100 });
+  const out = await addText(img, 'Hi', 'center', { color: [255, 255, 255] }, { x: 100, y: 0, width: 100, height: 100 });
   let outside = 0;
   for (let y = 0; y < 100; y++) for (let x = 0; x < 95; x++) if (px(out, x, y)[0] !== 40) outside++;
   assert.equal(outside, 0);
   assert.ok(diffCount(img, out) > 30);
 });
 
-test('variant strengths: 0 nominal, then 1.25^k up and down; fixed ops unchanged', () => {
+test('variant strengths: 0 nominal, then 1.5^k up and down; fixed ops unchanged', () => {
   assert.equal(variantFactor(0), 1);
-  assert.equal(variantFactor(5), 1.25 ** 3);
-  assert.equal(variantFactor(6), 1.25 ** -3);
-  assert.deepEqual(scaleOp({ kind: 'brightness', amount: 0.2 }, 1.25), { kind: 'brightness', amount: 0.25 });
+  assert.equal(variantFactor(5), 1.5 ** 3);
+  assert.equal(variantFactor(6), 1.5 ** -3);
+  assert.deepEqual(scaleOp({ kind: 'brightness', amount: 0.2 }, 1.5), { kind: 'brightness', amount: 0.30000000000000004 });
+  assert.deepEqual(scaleOp({ kind: 'sepia', amount: 1 }, 2.25), { kind: 'sepia', amount: 1.5 });
   assert.deepEqual(scaleOp({ kind: 'zoom', factor: 2 }, 0.8), { kind: 'zoom', factor: 1.8 });
   assert.deepEqual(scaleOp({ kind: 'grayscale' }, 1.5), { kind: 'grayscale' });
   assert.equal(parseInstructions('brighten by 1%').ops[0]!.kind === 'brightness' && (parseInstructions('brighten by 1%').ops[0] as { amount: number }).amount, 0.01);

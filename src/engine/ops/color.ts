@@ -44,12 +44,14 @@ function channelLut(fn: (x: number) => number): Uint8Array {
   return lut;
 }
 
-/** R = G = B = Rec. 601 luma. */
-export function grayscale(img: RgbaImage): RgbaImage {
+/** R = G = B = a weighted sum of the channels, per mille (default Rec. 601 luma). */
+export function grayscale(img: RgbaImage, mix: readonly [number, number, number] = [299, 587, 114]): RgbaImage {
+  const [wr, wg, wb] = mix;
+  const total = wr + wg + wb;
   const src = img.data;
   const out = new Uint8ClampedArray(src.length);
   for (let p = 0; p < src.length; p += 4) {
-    const y = (src[p]! * 299 + src[p + 1]! * 587 + src[p + 2]! * 114 + 500) / 1000;
+    const y = (src[p]! * wr + src[p + 1]! * wg + src[p + 2]! * wb + total / 2) / total;
     out[p] = y; out[p + 1] = y; out[p + 2] = y;
     out[p + 3] = src[p + 3]!;
   }
@@ -59,14 +61,24 @@ export function grayscale(img: RgbaImage): RgbaImage {
 /**
  * The classic sepia matrix, mixed with the original by `amount` (0-1). Its
  * rows decrease term by term, so a fully sepia pixel always has R ≥ G ≥ B.
+ * Above 1 (up to 1.5, the strong variants) the tone deepens: each channel
+ * moves away from the pixel's luma by up to 2× the sepia chroma, which keeps
+ * the channel order.
  */
 export function sepia(img: RgbaImage, amount = 1): RgbaImage {
   const a = Math.max(0, Math.min(1, amount));
   const k = 1 - a;
+  const deepen = 2 * Math.max(0, Math.min(0.5, amount - 1));
   return mapPixels(img, (r, g, b, o) => {
     o[0] = k * r + a * (0.393 * r + 0.769 * g + 0.189 * b);
     o[1] = k * g + a * (0.349 * r + 0.686 * g + 0.168 * b);
     o[2] = k * b + a * (0.272 * r + 0.534 * g + 0.131 * b);
+    if (deepen > 0) {
+      const y = 0.299 * o[0]! + 0.587 * o[1]! + 0.114 * o[2]!;
+      o[0] = o[0]! + deepen * (o[0]! - y);
+      o[1] = o[1]! + deepen * (o[1]! - y);
+      o[2] = o[2]! + deepen * (o[2]! - y);
+    }
   });
 }
 

@@ -108,10 +108,97 @@ export async function fitCover(img: RgbaImage, width: number, height: number): P
   return fromSharp(toSharp(img).resize(width, height, { fit: 'cover', position: 'centre' }));
 }
 
-/** Scale to fit inside width×height keeping the aspect ratio (no padding); returns the scaled image. */
-export async function fitContain(img: RgbaImage, width: number, height: number): Promise<RgbaImage> {
+/** What fills the bars of a letterbox: transparency, one colour, or each side's own edge colour. */
+export type BarFill = 'transparent' | Rgba | 'edges';
+
+/**
+ * The picture scaled to fit inside width×height whole (aspect kept), centred,
+ * with bars where the shapes differ. A difference of at most 2 pixels is
+ * absorbed by a cover fit instead (it crops at most a pixel a side): a 1-pixel
+ * bar would be a flaw.
+ */
+export async function letterbox(img: RgbaImage, width: number, height: number, fill: BarFill): Promise<RgbaImage> {
   const s = Math.min(width / img.width, height / img.height);
   const w = Math.max(1, Math.min(width, Math.round(img.width * s)));
   const h = Math.max(1, Math.min(height, Math.round(img.height * s)));
-  return resize(img, w, h);
+  if (width - w <= 2 && height - h <= 2) return fitCover(img, width, height);
+  const inner = await resize(img, w, h);
+  const x = Math.floor((width - w) / 2);
+  const y = Math.floor((height - h) / 2);
+  const out = createImage(width, height, fill === 'transparent' || fill === 'edges' ? [0, 0, 0, 0] : fill);
+  blit(out, inner, x, y);
+  if (fill === 'edges') {
+    // each bar continues the edge it touches, smoothed along it: sky above sky, grass below grass
+    if (h < height) {
+      extendEdge(out, inner, 'top', 0, y, x, y);
+      extendEdge(out, inner, 'bottom', y + h, height - y - h, x, y);
+    } else {
+      extendEdge(out, inner, 'left', 0, x, x, y);
+      extendEdge(out, inner, 'right', x + w, width - x - w, x, y);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fill a bar of `depth` pixels starting at `from` (rows for top/bottom, columns
+ * for left/right) with the picture's outermost 2% on that side, averaged
+ * across that strip and smoothed along the edge by a box of ±3% of its
+ * length, alpha-weighted (transparent pixels give no colour). (ox, oy) is
+ * where the picture sits in `out`.
+ */
+function extendEdge(out: RgbaImage, pic: RgbaImage, side: 'top' | 'bottom' | 'left' | 'right', from: number, depth: number, ox: number, oy: number): void {
+  if (depth <= 0) return;
+  const horizontal = side === 'top' || side === 'bottom';
+  const len = horizontal ? pic.width : pic.height;
+  const across = horizontal ? pic.height : pic.width;
+  const strip = Math.max(1, Math.round(0.02 * across));
+  // running sums along the edge of alpha-weighted colour over the strip
+  const sums = new Float64Array((len + 1) * 4);
+  for (let i = 0; i < len; i++) {
+    let r = 0, g = 0, b = 0, a = 0;
+    for (let k = 0; k < strip; k++) {
+      const d = side === 'top' || side === 'left' ? k : across - 1 - k;
+      const p = ((horizontal ? d : i) * pic.width + (horizontal ? i : d)) * 4;
+      const al = pic.data[p + 3]!;
+      r += pic.data[p]! * al; g += pic.data[p + 1]! * al; b += pic.data[p + 2]! * al; a += al;
+    }
+    const o = (i + 1) * 4;
+    sums[o] = sums[o - 4]! + r; sums[o + 1] = sums[o - 3]! + g; sums[o + 2] = sums[o - 2]! + b; sums[o + 3] = sums[o - 1]! + a;
+  }
+  const radius = Math.max(1, Math.round(0.03 * len));
+  const extent = horizontal ? out.width : out.height;
+  const offset = horizontal ? ox : oy;
+  const colour = new Uint8ClampedArray(extent * 4);
+  for (let t = 0; t < extent; t++) {
+    const i = Math.min(len - 1, Math.max(0, t - offset));
+    const lo = Math.max(0, i - radius);
+    const hi = Math.min(len, i + radius + 1);
+    const a = sums[hi * 4 + 3]! - sums[lo * 4 + 3]!;
+    if (a === 0) { colour.set([255, 255, 255, 255], t * 4); continue; }
+    colour[t * 4] = (sums[hi * 4]! - sums[lo * 4]!) / a;
+    colour[t * 4 + 1] = (sums[hi * 4 + 1]! - sums[lo * 4 + 1]!) / a;
+    colour[t * 4 + 2] = (sums[hi * 4 + 2]! - sums[lo * 4 + 2]!) / a;
+    colour[t * 4 + 3] = 255;
+  }
+  for (let d = from; d < from + depth; d++) {
+    if (horizontal) out.data.set(colour, d * out.width * 4);
+    else for (let t = 0; t < extent; t++) out.data.set(colour.subarray(t * 4, t * 4 + 4), (t * out.width + d) * 4);
+  }
+}
+
+/**
+ * The candidate size whose shape is nearest a width×height picture's
+ * (smallest difference of log aspect ratios; the first on a tie).
+ */
+export function nearestSize<S extends { width: number; height: number }>(candidates: readonly S[], width: number, height: number): S {
+  if (candidates.length === 0) throw new Error('no candidate sizes');
+  const want = Math.log(width / height);
+  let best = candidates[0]!;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = Math.abs(Math.log(c.width / c.height) - want);
+    if (d < bestD - 1e-12) { best = c; bestD = d; }
+  }
+  return best;
 }

@@ -1,28 +1,64 @@
 /**
  * The `local` provider: the built-in offline engine behind the provider
- * specification. It resolves what OpenAI would resolve ('auto' size and
- * quality), runs the engine and reports what it did.
+ * specification. It resolves what OpenAI would resolve ('auto' quality; the
+ * engine resolves 'auto' size from the edited picture's shape), runs the
+ * engine and reports what it did.
  */
-import { aspectClass } from '../../billing/tokens.js';
-import { GatewayError, invalidImageFile } from '../../errors.js';
+import { badRequest, GatewayError, invalidImageFile } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
-import type { Engine } from '../../engine/types.js';
+import type { AutoSize, Engine } from '../../engine/types.js';
 import type { ProviderConfig } from '../../config/index.js';
 import type { EditRequest, Size } from '../../types.js';
 import type { Capabilities, Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
-import { instructionWarnings, parseInstructions } from '../../engine/instructions.js';
+import { ENGINE_CAN_DO, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
-const AUTO_SIZES: Record<ReturnType<typeof aspectClass>, Size> = {
-  square: { width: 1024, height: 1024 },
-  landscape: { width: 1536, height: 1024 },
-  portrait: { width: 1024, height: 1536 },
-};
+/** GPT image models' allowed sizes, the candidates of size=auto. */
+export const AUTO_SIZES: readonly Size[] = [
+  { width: 1024, height: 1024 },
+  { width: 1536, height: 1024 },
+  { width: 1024, height: 1536 },
+];
 
-/** 'auto': the allowed GPT image size whose shape is nearest the first input's. */
-export function resolveSize(req: EditRequest): Size {
-  if (req.size !== 'auto') return req.size;
-  const first = req.images[0];
-  return first ? AUTO_SIZES[aspectClass(first.width, first.height)] : AUTO_SIZES.square;
+/** A fixed size stays; 'auto' lets the engine pick the candidate nearest the edited picture's shape. */
+export function jobSize(req: EditRequest): Size | AutoSize {
+  return req.size === 'auto' ? { auto: AUTO_SIZES } : req.size;
+}
+
+export interface LocalProviderOptions {
+  /**
+   * An instruction the engine cannot do: 'warn' edits what it understood and
+   * says the rest in x-imagegate-warning; 'reject' answers 400
+   * unsupported_instruction before any work.
+   */
+  unknownInstructions?: 'warn' | 'reject';
+}
+
+/** Whether the edit has a region to work in: a mask, or (DALL·E) the image's own transparency. */
+const isMasked = (req: EditRequest): boolean =>
+  req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
+
+/**
+ * The 400 for a prompt the engine cannot fully do, or null when it can. Pure:
+ * the same prompt and request always give the same answer, before any work.
+ */
+export function unsupportedInstruction(req: EditRequest): GatewayError | null {
+  const parsed = parseInstructions(req.prompt);
+  const problems: string[] = [];
+  if (parsed.unmatched.length > 0) {
+    problems.push(`it did not understand ${parsed.unmatched.map((u) => `'${u}'`).join(', ')}`);
+  } else if (!parsed.understood) {
+    problems.push('it found no instruction in the prompt');
+  }
+  const fill = parsed.ops.find((o) => o.kind === 'fill');
+  if (fill && !isMasked(req)) {
+    problems.push(`'${fill.target ? `remove ${fill.target}` : 'remove'}' needs a mask marking what to remove (alpha 0)`);
+  }
+  if (problems.length === 0) return null;
+  return badRequest(
+    'unsupported_instruction',
+    'prompt',
+    `The built-in engine cannot do this instruction: ${problems.join('; ')}. It can: ${ENGINE_CAN_DO}.`,
+  );
 }
 
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
@@ -67,7 +103,8 @@ const CAPABILITIES: Capabilities = {
   mode: 'sync',
 };
 
-export function createLocalProvider(engine: Engine, name = 'local'): Provider {
+export function createLocalProvider(engine: Engine, settings: LocalProviderOptions = {}, name = 'local'): Provider {
+  const reject = settings.unknownInstructions === 'reject';
   return {
     name,
     type: 'local',
@@ -75,13 +112,14 @@ export function createLocalProvider(engine: Engine, name = 'local'): Provider {
     capabilities: () => CAPABILITIES,
 
     preflight(_model, req) {
-      const masked = req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
-      return instructionWarnings(parseInstructions(req.prompt), req.prompt, masked);
+      return instructionWarnings(parseInstructions(req.prompt), req.prompt, isMasked(req));
     },
 
     async edit(call: ProviderCall, io: ProviderIO): Promise<ProviderResult> {
       const req = call.request;
-      const size = resolveSize(req);
+      // before any work, and before a stream opens: a plain 400
+      const refusal = reject ? unsupportedInstruction(req) : null;
+      if (refusal) throw refusal;
       let partialImagesSent = 0;
       try {
         const result = await engine.run(
@@ -91,7 +129,7 @@ export function createLocalProvider(engine: Engine, name = 'local'): Provider {
             mask: req.mask ? { path: req.mask.path } : null,
             maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
             n: call.n,
-            size,
+            size: jobSize(req),
             background: req.background,
             outputFormat: call.outputFormat,
             outputCompression: req.outputCompression,
@@ -109,7 +147,7 @@ export function createLocalProvider(engine: Engine, name = 'local'): Provider {
         );
         return {
           images: result.images.map((img) => img.bytes),
-          size,
+          size: result.size,
           background: result.background,
           usage: null,
           partialImagesSent,
