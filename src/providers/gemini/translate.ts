@@ -8,7 +8,7 @@
 import type { ProviderConfig } from '../../config/index.js';
 import type { ImageFormat, Size } from '../../types.js';
 import { nearestRatio } from '../aspect.js';
-import { excerpt, httpFailure, malformed, moderated, UpstreamError } from '../errors.js';
+import { excerpt, httpFailure, malformed, moderated, UpstreamError, type UpstreamErrorInit } from '../errors.js';
 import type { UpstreamRequest } from '../http.js';
 import { decodeB64 } from '../openai/translate.js';
 import type { Capabilities, ProviderCall } from '../types.js';
@@ -47,7 +47,7 @@ export function geminiCapabilities(model: string): Capabilities {
     // generateContent has no mask; describing the region in the prompt would be a guess
     mask: null,
     sizes: { kind: 'aspect', ratios: GEMINI_RATIOS },
-    // the image parts come back as PNG; the gateway converts to anything else
+    // the Gemini API takes no output format and answers PNG; whatever arrives is probed and converted by the gateway
     outputFormats: ['png'],
     outputCompression: false,
     background: [],
@@ -320,7 +320,7 @@ export function classifyError(status: number, bodyText: string, headers: Record<
   const state = str(err.status);
   const words = state ? `${state}: ${message}` : message;
   const retryAfterMs = retryDelayOf(err);
-  const extra: Partial<ConstructorParameters<typeof UpstreamError>[0]> = retryAfterMs !== null ? { retryAfterMs } : {};
+  const extra: Partial<UpstreamErrorInit> = retryAfterMs !== null ? { retryAfterMs } : {};
   if (status === 400 && (errorReasons(err).includes('API_KEY_INVALID') || state === 'FAILED_PRECONDITION')) {
     return httpFailure(status, words, headers, { ...extra, kind: 'unavailable' });
   }
