@@ -6,6 +6,7 @@
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
+import { createGeminiProvider } from './gemini/index.js';
 import { createLocalProvider, type LocalProviderOptions } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
 import type { Provider } from './types.js';
@@ -24,6 +25,8 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
+    case 'gemini':
+      return createGeminiProvider(config);
     case 'local':
       return createLocalProvider(engine, local, config.name);
     default:

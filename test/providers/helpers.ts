@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import OpenAI from 'openai';
 import type { RequestLogEntry } from '../../src/store/types.js';
+import type { EmulatorBase } from '../emulators/base.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
 
@@ -95,4 +96,38 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
+}
+
+/** An edit posted as a plain form (not through the SDK): the raw status, body and headers, and how long it took. */
+export async function postEdit(
+  t: TestApp,
+  fields: { model: string; prompt: string; image: string },
+  signal?: AbortSignal,
+): Promise<{ status: number; body: any; headers: Headers; ms: number }> {
+  const fd = new FormData();
+  fd.append('model', fields.model);
+  fd.append('prompt', fields.prompt);
+  fd.append('image', new Blob([fs.readFileSync(fields.image)], { type: 'image/png' }), path.basename(fields.image));
+  const started = Date.now();
+  const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body: fd, signal });
+  return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
+}
+
+/**
+ * The client leaves while the upstream works (`emu` hangs its next request):
+ * the gateway must close its upstream connection within 2 s.
+ */
+export async function assertUpstreamClosesOnDisconnect(t: TestApp, emu: EmulatorBase, model: string, image: string): Promise<void> {
+  emu.fault({ kind: 'hang' });
+  const before = emu.requests.length;
+  const ac = new AbortController();
+  const pending = postEdit(t, { model, prompt: 'x', image }, ac.signal).catch(() => null);
+  assert.ok(await eventually(() => emu.requests.length === before + 1, 3000), 'the request reached the upstream');
+  const upstream = emu.connections.find((c) => c.id === emu.requests[before].connection)!;
+  assert.equal(upstream.closedAt, null, 'the upstream connection is open while the upstream works');
+  ac.abort();
+  await pending;
+  const left = Date.now();
+  assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
+  assert.ok(upstream.closedAt! - left < 2000);
 }
