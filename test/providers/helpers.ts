@@ -130,4 +130,8 @@ export async function assertUpstreamClosesOnDisconnect(t: TestApp, emu: Emulator
   const left = Date.now();
   assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
   assert.ok(upstream.closedAt! - left < 2000);
+  // logged once the gateway noticed, as nginx's "client closed request"
+  let status = 0;
+  const poll = () => void t.app.stores.requestLog.list({ limit: 1 }).then(([e]) => (status = e?.status ?? 0));
+  assert.ok(await eventually(() => (poll(), status === 499), 2000), 'the request is logged as 499');
 }
