@@ -58,7 +58,7 @@ async function keysCommand(sub: string | undefined, args: string[], config: Conf
         out('usage: imagegate keys create --name NAME');
         return 2;
       }
-      const key = await stores.keys.create(name);
+      const key = await stores.keys.create({ name });
       out(`created key ${key.id} (${key.name})`);
       out(`  ${key.key}`);
       out('store it now: it is not shown again.');

@@ -75,6 +75,7 @@ function newEntry(input: EditInput, createdAt: number): RequestLogEntry {
     user: null,
     stream: false,
     attempts: [],
+    costMicros: 0,
   };
 }
 

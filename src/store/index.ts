@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DiskBlobStore } from './blobs.js';
 import { openDatabase, type Db } from './db.js';
 import { SqlKeyStore } from './keys.js';
+import { SqlLedger } from './ledger.js';
 import { SqlRequestLog } from './request-log.js';
 import type { Stores } from './types.js';
 
@@ -28,6 +29,7 @@ export async function openStores(options: OpenStoresOptions): Promise<OpenedStor
     dialect: db.dialect,
     db,
     keys: new SqlKeyStore(db, clock),
+    ledger: new SqlLedger(db, clock),
     requestLog: new SqlRequestLog(db),
     blobs: new DiskBlobStore(path.join(options.dataDir, BLOBS_DIR_NAME)),
     close: () => db.close(),
@@ -54,4 +56,5 @@ export { SqlKeyStore, generateApiKey, hashApiKey, looksLikeApiKey, API_KEY_PREFI
 export { ensureMasterKey, isMasterKey, MASTER_KEY_FILE, MASTER_KEY_PREFIX } from './master-key.js';
 export type { MasterKey } from './master-key.js';
 export { SqlRequestLog } from './request-log.js';
+export { SqlLedger } from './ledger.js';
 export type * from './types.js';

@@ -9,7 +9,8 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Db } from './db.js';
 import { randomBase62 } from './random.js';
 import type { ApiKeysTable } from './schema.js';
-import type { ApiKeyInfo, CreatedApiKey, KeyStore } from './types.js';
+import { appendGrant } from './ledger.js';
+import type { ApiKeyInfo, CreatedApiKey, KeyPatch, KeyStore, NewKey } from './types.js';
 
 export const API_KEY_PREFIX = 'sk-ig-';
 export const API_KEY_RANDOM_LENGTH = 40;
@@ -38,18 +39,33 @@ export class SqlKeyStore implements KeyStore {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  async create(name: string): Promise<CreatedApiKey> {
+  async create(input: NewKey): Promise<CreatedApiKey> {
     const key = generateApiKey();
+    const now = this.clock.now();
     const row: Selectable<ApiKeysTable> = {
       id: 'key_' + randomBase62(16),
-      name,
+      name: input.name,
       prefix: key.slice(0, API_KEY_SHOWN_PREFIX_LENGTH),
       key_hash: hashApiKey(key),
-      created_at: this.clock.now(),
+      created_at: now,
       revoked_at: null,
       last_used_at: null,
+      group_name: input.group ?? 'default',
+      models: input.models ? JSON.stringify(input.models) : null,
+      rpm: input.rpm ?? null,
+      max_concurrent: input.maxConcurrent ?? null,
+      expires_at: input.expiresAt ?? null,
+      enabled: 1,
+      budgeted: input.creditMicros !== undefined ? 1 : 0,
     };
-    await this.db.kysely.insertInto('api_keys').values(row).execute();
+    // the key, its totals and its first grant appear together or not at all
+    await this.db.kysely.transaction().execute(async (trx) => {
+      await trx.insertInto('api_keys').values(row).execute();
+      await trx.insertInto('key_balances').values({ key_id: row.id, granted: 0, charged: 0, reserved: 0 }).execute();
+      if (input.creditMicros !== undefined && input.creditMicros !== 0) {
+        await appendGrant(trx, row.id, input.creditMicros, 'initial credit', now);
+      }
+    });
     return { ...toInfo(row), key };
   }
 
@@ -66,6 +82,19 @@ export class SqlKeyStore implements KeyStore {
   async get(id: string): Promise<ApiKeyInfo | null> {
     const row = await this.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
     return row === undefined ? null : toInfo(row);
+  }
+
+  async update(id: string, patch: KeyPatch): Promise<ApiKeyInfo | null> {
+    const set: Partial<Selectable<ApiKeysTable>> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.group !== undefined) set.group_name = patch.group;
+    if (patch.models !== undefined) set.models = patch.models === null ? null : JSON.stringify(patch.models);
+    if (patch.rpm !== undefined) set.rpm = patch.rpm;
+    if (patch.maxConcurrent !== undefined) set.max_concurrent = patch.maxConcurrent;
+    if (patch.expiresAt !== undefined) set.expires_at = patch.expiresAt;
+    if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
+    if (Object.keys(set).length > 0) await this.db.kysely.updateTable('api_keys').set(set).where('id', '=', id).execute();
+    return this.get(id);
   }
 
   async revoke(id: string): Promise<boolean> {
@@ -120,5 +149,12 @@ function toInfo(row: Selectable<ApiKeysTable>): ApiKeyInfo {
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
+    group: row.group_name,
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    rpm: row.rpm,
+    maxConcurrent: row.max_concurrent,
+    expiresAt: row.expires_at,
+    enabled: row.enabled !== 0,
+    budgeted: row.budgeted !== 0,
   };
 }

@@ -68,6 +68,74 @@ export const migrations: Readonly<Record<string, Migration>> = {
       await db.schema.alterTable('request_log').dropColumn('attempts').execute();
     },
   },
+  '0003_accounts_and_ledger': {
+    async up(db: AnyDb): Promise<void> {
+      // keys: group, allowed models, limits, expiry, an enabled flag, and whether credit limits them
+      await db.schema.alterTable('api_keys').addColumn('group_name', 'text', (c) => c.notNull().defaultTo('default')).execute();
+      await db.schema.alterTable('api_keys').addColumn('models', 'text').execute();
+      await db.schema.alterTable('api_keys').addColumn('rpm', 'integer').execute();
+      await db.schema.alterTable('api_keys').addColumn('max_concurrent', 'integer').execute();
+      await db.schema.alterTable('api_keys').addColumn('expires_at', 'bigint').execute();
+      await db.schema.alterTable('api_keys').addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema.alterTable('api_keys').addColumn('budgeted', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+
+      // the ledger: append-only, every grant, reservation, settlement and release (micro-USD)
+      await db.schema
+        .createTable('ledger')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addColumn('reservation_id', 'text')
+        .addColumn('request_id', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ledger_key_id_created_at').on('ledger').columns(['key_id', 'created_at']).execute();
+
+      // each key's running totals, updated in the same transaction as its ledger rows;
+      // a reservation succeeds only by a conditional update on this row
+      await db.schema
+        .createTable('key_balances')
+        .addColumn('key_id', 'text', (c) => c.primaryKey())
+        .addColumn('granted', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('charged', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('reserved', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+
+      await db.schema
+        .createTable('reservations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('charged', 'bigint')
+        .execute();
+      await db.schema.createIndex('reservations_state_expires_at').on('reservations').columns(['state', 'expires_at']).execute();
+
+      await db.schema.alterTable('request_log').addColumn('cost_micros', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+
+      // values every node must share (the hosted-URL signing secret)
+      await db.schema
+        .createTable('settings')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable('settings').execute();
+      await db.schema.alterTable('request_log').dropColumn('cost_micros').execute();
+      await db.schema.dropTable('reservations').execute();
+      await db.schema.dropTable('key_balances').execute();
+      await db.schema.dropTable('ledger').execute();
+      for (const c of ['budgeted', 'enabled', 'expires_at', 'max_concurrent', 'rpm', 'models', 'group_name']) {
+        await db.schema.alterTable('api_keys').dropColumn(c).execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -65,6 +65,7 @@ function toRow(e: RequestLogEntry): Selectable<RequestLogTable> {
     end_user: e.user,
     stream: e.stream ? 1 : 0,
     attempts: e.attempts.length > 0 ? JSON.stringify(e.attempts) : null,
+    cost_micros: e.costMicros,
   };
 }
 
@@ -91,5 +92,6 @@ function toEntry(r: Selectable<RequestLogTable>): RequestLogEntry {
     user: r.end_user,
     stream: r.stream !== 0,
     attempts: r.attempts ? (JSON.parse(r.attempts) as RequestLogEntry['attempts']) : [],
+    costMicros: r.cost_micros,
   };
 }

@@ -11,6 +11,52 @@ export interface ApiKeysTable {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  group_name: string;
+  /** JSON array of model patterns; null: every model */
+  models: string | null;
+  rpm: number | null;
+  max_concurrent: number | null;
+  expires_at: number | null;
+  enabled: number;
+  /** 1 when credit limits the key */
+  budgeted: number;
+}
+
+export interface LedgerTable {
+  id: string;
+  key_id: string;
+  /** grant | reserve | settle | release */
+  kind: string;
+  /** micro-USD; a grant may be negative (credit taken back) */
+  amount: number;
+  reservation_id: string | null;
+  request_id: string | null;
+  reason: string | null;
+  created_at: number;
+}
+
+export interface KeyBalancesTable {
+  key_id: string;
+  granted: number;
+  charged: number;
+  reserved: number;
+}
+
+export interface ReservationsTable {
+  id: string;
+  key_id: string;
+  amount: number;
+  /** open | settled | released */
+  state: string;
+  request_id: string | null;
+  created_at: number;
+  expires_at: number;
+  charged: number | null;
+}
+
+export interface SettingsTable {
+  name: string;
+  value: string;
 }
 
 export interface RequestLogTable {
@@ -37,9 +83,15 @@ export interface RequestLogTable {
   stream: number;
   /** JSON array of upstream call attempts: [{deployment, status, latencyMs, reason}] */
   attempts: string | null;
+  /** what the request was charged, micro-USD (after the group multiplier) */
+  cost_micros: number;
 }
 
 export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   request_log: RequestLogTable;
+  ledger: LedgerTable;
+  key_balances: KeyBalancesTable;
+  reservations: ReservationsTable;
+  settings: SettingsTable;
 }

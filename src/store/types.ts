@@ -13,6 +13,19 @@ export interface ApiKeyInfo {
   createdAt: number; // ms epoch
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** the group's name (its price multiplier and default limits) */
+  group: string;
+  /** model name patterns ('gpt-image-*'); null: every model */
+  models: string[] | null;
+  /** requests per minute; null: the group's default */
+  rpm: number | null;
+  /** requests at once; null: the group's default */
+  maxConcurrent: number | null;
+  /** ms epoch; null: never */
+  expiresAt: number | null;
+  enabled: boolean;
+  /** true when credit limits the key (it was created with credit, or granted some) */
+  budgeted: boolean;
 }
 
 export interface CreatedApiKey extends ApiKeyInfo {
@@ -20,14 +33,82 @@ export interface CreatedApiKey extends ApiKeyInfo {
   key: string;
 }
 
+export interface KeySettings {
+  group?: string;
+  models?: string[] | null;
+  rpm?: number | null;
+  maxConcurrent?: number | null;
+  expiresAt?: number | null;
+}
+
+export interface NewKey extends KeySettings {
+  name: string;
+  /** a budget: the key starts with this credit (micro-USD); without it the key is unlimited */
+  creditMicros?: number;
+}
+
+export interface KeyPatch extends KeySettings {
+  name?: string;
+  enabled?: boolean;
+}
+
 export interface KeyStore {
-  create(name: string): Promise<CreatedApiKey>;
+  create(key: NewKey): Promise<CreatedApiKey>;
   list(): Promise<ApiKeyInfo[]>;
   get(id: string): Promise<ApiKeyInfo | null>;
+  /** null when the key does not exist */
+  update(id: string, patch: KeyPatch): Promise<ApiKeyInfo | null>;
   /** true when a live key was revoked, false when unknown or already revoked */
   revoke(id: string): Promise<boolean>;
-  /** the key's record when `presented` is a live key (constant-time comparison of hashes) */
+  /** the key's record when `presented` is a live key (constant-time comparison of hashes); disabled and expired keys too (the caller says why they are refused) */
   verify(presented: string): Promise<ApiKeyInfo | null>;
+}
+
+export interface Balance {
+  /** micro-USD */
+  granted: number;
+  charged: number;
+  reserved: number;
+  /** granted − charged − reserved: what can still be spent */
+  available: number;
+}
+
+export interface LedgerEntry {
+  id: string;
+  keyId: string;
+  kind: 'grant' | 'reserve' | 'release' | 'settle';
+  amount: number;
+  reservationId: string | null;
+  requestId: string | null;
+  reason: string | null;
+  createdAt: number;
+}
+
+/**
+ * Credit, in micro-USD. Every change is an append-only ledger row written in
+ * the same transaction as the key's running totals; a reservation only
+ * succeeds by a conditional update of those totals, so no interleaving on any
+ * number of nodes takes a balance below zero.
+ */
+export interface Ledger {
+  balance(keyId: string): Promise<Balance>;
+  /** credit added (or taken back when negative, never below zero: then null) */
+  grant(keyId: string, amount: number, reason: string): Promise<Balance | null>;
+  /** holds `amount` for a request; false when the balance cannot cover it */
+  reserve(r: { id: string; keyId: string; amount: number; requestId: string; expiresAt: number }): Promise<boolean>;
+  /**
+   * Charges what was delivered and releases the reservation, exactly once
+   * (a second call is a no-op returning the first charge). Without a
+   * reservation (an unlimited key) the request id makes it exactly-once.
+   * Never takes the balance below zero: the charge is capped at what the
+   * reservation and the balance can cover; returns what was charged.
+   */
+  settle(s: { keyId: string; reservationId: string | null; requestId: string; amount: number }): Promise<number>;
+  /** gives an open reservation back; false when it was already settled or released */
+  release(reservationId: string, reason: string): Promise<boolean>;
+  /** releases reservations whose holder never settled (a node that died); returns how many */
+  releaseExpired(now: number, limit?: number): Promise<number>;
+  entries(keyId: string, limit?: number): Promise<LedgerEntry[]>;
 }
 
 export interface RequestLogEntry {
@@ -53,6 +134,8 @@ export interface RequestLogEntry {
   stream: boolean;
   /** every call to a deployment, in order (retries and fallbacks included) */
   attempts: RequestAttempt[];
+  /** what the request was charged, micro-USD (0 when free or refused) */
+  costMicros: number;
 }
 
 export interface RequestAttempt {
@@ -100,6 +183,7 @@ export interface BlobStore {
 export interface Stores {
   dialect: 'sqlite' | 'postgres';
   keys: KeyStore;
+  ledger: Ledger;
   requestLog: RequestLog;
   blobs: BlobStore;
   close(): Promise<void>;

@@ -164,7 +164,7 @@ describe('keys', () => {
     await expectError(await edit(form([['image', img(png256)], ['prompt', 'x']]), { authorization: 'Bearer sk-ig-nope' }), 401, 'invalid_api_key', null);
   });
   test('a revoked key', async () => {
-    const key = await t.app.stores.keys.create('to revoke');
+    const key = await t.app.stores.keys.create({ name: 'to revoke' });
     const ok = await edit(form([['image', img(png128)], ['prompt', 'grayscale'], ['quality', 'low'], ['size', '1024x1024']]), { authorization: `Bearer ${key.key}` });
     assert.equal(ok.status, 200);
     assert.equal(await t.app.stores.keys.revoke(key.id), true);

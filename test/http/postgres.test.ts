@@ -23,7 +23,7 @@ after(async () => {
 
 test('an edit with a virtual key is served and logged in PostgreSQL', async () => {
   assert.equal(t.app.stores.dialect, 'postgres');
-  const key = await t.app.stores.keys.create('pg user');
+  const key = await t.app.stores.keys.create({ name: 'pg user' });
   const fd = new FormData();
   fd.append('image', new Blob([await makePng(200, 200)], { type: 'image/png' }), 'a.png');
   fd.append('prompt', 'make it black and white');

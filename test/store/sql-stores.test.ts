@@ -28,6 +28,7 @@ function entry(overrides: Partial<RequestLogEntry> & { id: string; createdAt: nu
     user: 'user-42',
     stream: false,
     attempts: [],
+    costMicros: 0,
     ...overrides,
   };
 }
@@ -53,7 +54,7 @@ for (const backend of backends) {
     });
 
     test('create returns the key once, with the documented shape', async () => {
-      const created = await stores.keys.create('ci');
+      const created = await stores.keys.create({ name: 'ci' });
       assert.match(created.key, /^sk-ig-[A-Za-z0-9]{40}$/);
       assert.match(created.id, /^key_[A-Za-z0-9]{16}$/);
       assert.equal(created.prefix, created.key.slice(0, 10));
@@ -69,12 +70,19 @@ for (const backend of backends) {
         createdAt: created.createdAt,
         revokedAt: null,
         lastUsedAt: null,
+        group: 'default',
+        models: null,
+        rpm: null,
+        maxConcurrent: null,
+        expiresAt: null,
+        enabled: true,
+        budgeted: false,
       });
       assert.equal(typeof got?.createdAt, 'number');
     });
 
     test('the key is never stored in plain text', async () => {
-      const created = await stores.keys.create('secret-check');
+      const created = await stores.keys.create({ name: 'secret-check' });
       const rows = await stores.db.kysely.selectFrom('api_keys').selectAll().execute();
       const raw = JSON.stringify(rows);
       assert.ok(!raw.includes(created.key), 'full key found in api_keys');
@@ -85,9 +93,9 @@ for (const backend of backends) {
 
     test('list shows every key without secrets, newest first', async () => {
       clock.advance(1000);
-      const a = await stores.keys.create('list-a');
+      const a = await stores.keys.create({ name: 'list-a' });
       clock.advance(1000);
-      const b = await stores.keys.create('list-b');
+      const b = await stores.keys.create({ name: 'list-b' });
       const listed = await stores.keys.list();
       const ids = listed.map((k) => k.id);
       assert.ok(ids.indexOf(b.id) < ids.indexOf(a.id));
@@ -98,7 +106,7 @@ for (const backend of backends) {
     });
 
     test('verify accepts a live key and refuses wrong or malformed ones', async () => {
-      const created = await stores.keys.create('verify');
+      const created = await stores.keys.create({ name: 'verify' });
       const ok = await stores.keys.verify(created.key);
       assert.equal(ok?.id, created.id);
       const last = created.key.at(-1) === 'A' ? 'B' : 'A';
@@ -110,7 +118,7 @@ for (const backend of backends) {
     });
 
     test('revoke: the key stops working; a second revoke or unknown id is false', async () => {
-      const created = await stores.keys.create('revoke');
+      const created = await stores.keys.create({ name: 'revoke' });
       assert.ok(await stores.keys.verify(created.key));
       clock.advance(5);
       assert.equal(await stores.keys.revoke(created.id), true);
@@ -123,7 +131,7 @@ for (const backend of backends) {
     });
 
     test('last_used_at is written on use, at most once a minute', async () => {
-      const created = await stores.keys.create('last-used');
+      const created = await stores.keys.create({ name: 'last-used' });
       const t0 = clock.now();
       assert.equal((await stores.keys.verify(created.key))?.lastUsedAt, t0);
       assert.equal((await stores.keys.get(created.id))?.lastUsedAt, t0);
@@ -205,7 +213,7 @@ for (const backend of backends) {
       const again = await openStores({ databaseUrl: place.databaseUrl, dataDir: place.dataDir, clock });
       try {
         assert.ok(await again.requestLog.get('req_roundtrip'));
-        const created = await again.keys.create('second-open');
+        const created = await again.keys.create({ name: 'second-open' });
         assert.ok(await stores.keys.verify(created.key));
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db.kysely);
         assert.deepEqual(applied.rows.map((r) => r.name), ['0001_api_keys_and_request_log', '0002_request_log_attempts']);

@@ -13,7 +13,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: HttpDeps): void 
     const name = request.body?.name;
     if (name === undefined || name === null || name === '') throw missingParameter('name');
     if (typeof name !== 'string' || name.length > 200) throw invalidType('name', "Invalid 'name': expected a string of at most 200 characters.");
-    const created = await deps.stores.keys.create(name);
+    const created = await deps.stores.keys.create({ name });
     reply.code(201);
     return created;
   });
