@@ -7,11 +7,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from '../errors.js';
 import { isMasterKey } from '../store/master-key.js';
-import type { KeyStore } from '../store/types.js';
+import type { ApiKeyInfo, KeyStore } from '../store/types.js';
 
 export interface Caller {
   keyId: string;
   isMaster: boolean;
+  /** the virtual key's record; null for the master key */
+  key: ApiKeyInfo | null;
 }
 
 export type AuthRequirement = 'key' | 'master';
@@ -36,6 +38,7 @@ export async function authenticate(
   header: string | string[] | undefined,
   masterKey: string,
   keys: KeyStore,
+  now: () => number = Date.now,
 ): Promise<Caller> {
   const token = bearerToken(header);
   if (!token) {
@@ -44,10 +47,12 @@ export async function authenticate(
       'missing_api_key',
     );
   }
-  if (isMasterKey(token, masterKey)) return { keyId: 'master', isMaster: true };
+  if (isMasterKey(token, masterKey)) return { keyId: 'master', isMaster: true, key: null };
   const key = await keys.verify(token);
   if (!key) throw unauthorized(`Incorrect API key provided: ${redact(token)}.`);
-  return { keyId: key.id, isMaster: false };
+  if (!key.enabled) throw unauthorized(`The API key ${redact(token)} is disabled.`, 'api_key_disabled');
+  if (key.expiresAt !== null && key.expiresAt <= now()) throw unauthorized(`The API key ${redact(token)} expired on ${new Date(key.expiresAt).toISOString()}.`, 'api_key_expired');
+  return { keyId: key.id, isMaster: false, key };
 }
 
 /** Enough of a key for its owner to recognise it, never enough to use it. */
@@ -57,12 +62,12 @@ export function redact(token: string): string {
 }
 
 /** The hook: authenticates routes that ask for it, before their body is read. */
-export function registerAuth(app: FastifyInstance, masterKey: string, keys: KeyStore): void {
+export function registerAuth(app: FastifyInstance, masterKey: string, keys: KeyStore, now: () => number): void {
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const need = request.routeOptions.config?.auth;
     if (!need) return;
-    const caller = await authenticate(request.headers.authorization, masterKey, keys);
+    const caller = await authenticate(request.headers.authorization, masterKey, keys, now);
     if (need === 'master' && !caller.isMaster) throw forbidden('master_key_required', 'The admin API needs the master key.');
     request.caller = caller;
   });

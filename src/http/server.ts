@@ -50,7 +50,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
     );
   });
 
-  registerAuth(app, deps.masterKey, deps.stores.keys);
+  registerAuth(app, deps.masterKey, deps.stores.keys, () => deps.clock.now());
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerModelRoutes(app, deps);
   registerEditRoutes(app, deps);
