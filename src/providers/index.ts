@@ -6,8 +6,10 @@
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
+import { createFalProvider } from './fal/index.js';
 import { createLocalProvider } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
+import { createReplicateProvider } from './replicate/index.js';
 import type { Provider } from './types.js';
 
 export interface ProviderSet {
@@ -24,6 +26,10 @@ export function createProvider(config: ProviderConfig, engine: Engine): Provider
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
+    case 'replicate':
+      return createReplicateProvider(config);
+    case 'fal':
+      return createFalProvider(config);
     case 'local':
       return createLocalProvider(engine, config.name);
     default:
