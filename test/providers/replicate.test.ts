@@ -226,4 +226,32 @@ describe('replicate adapter', () => {
     const bad = await ping({ ...cfg, apiKey: 'r8_wrong' });
     assert.deepEqual([bad.reachable, bad.authOk], [true, false]);
   });
+
+  test('the emulator refuses what Replicate refuses: a wrong key, an unknown or misspelled field, a wrong type, jpeg for jpg, raw base64', async () => {
+    rep.reset();
+    const post = async (path: string, body: unknown, auth = `Bearer ${KEY}`) => {
+      const r = await fetch(`${rep.baseUrl}${path}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as { title: string; detail: string; invalid_fields?: Array<{ field: string; description: string }> } };
+    };
+    const path = `/models/${KONTEXT}/predictions`;
+    const img = dataUriOf(pics.square);
+    const before = rep.predictions.size;
+    assert.equal((await post(path, { input: { prompt: 'x' } }, `Key ${KEY}`)).status, 401);
+    assert.equal((await post(path, { input: { prompt: 'x' } }, 'Bearer r8_wrong')).body.title, 'Unauthenticated');
+    const bad = await post(path, { input: { prompt: 'x', input_image: fs.readFileSync(pics.square).toString('base64'), image: img, seed: '7', output_format: 'jpeg', aspect_ratio: '3:1', safety_tolerance: 9 } });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.title, 'Input validation failed');
+    assert.deepEqual(bad.body.invalid_fields!.map((f) => `${f.field}: ${f.description}`).sort(), [
+      'input.aspect_ratio: aspect_ratio must be one of the following: "match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5", "5:4", "21:9", "9:21", "2:1", "1:2"',
+      "input.input_image: Does not match format 'uri'",
+      'input.output_format: output_format must be one of the following: "jpg", "png"',
+      'input.safety_tolerance: Must be less than or equal to 6',
+      'input.seed: Invalid type. Expected: integer, given: string',
+      'input: Additional property image is not allowed',
+    ]);
+    assert.equal((await post(path, { prompt: 'x' })).status, 422, 'the input must be wrapped in "input"');
+    assert.equal((await post('/predictions', { version: 'nope', input: { prompt: 'x' } })).body.title, 'Invalid version or not permitted');
+    assert.equal((await post('/models/acme/kontext-tuned/predictions', { input: { prompt: 'x' } })).status, 404, 'a community model only by its version');
+    assert.equal(rep.predictions.size, before, 'nothing refused became a prediction');
+  });
 });

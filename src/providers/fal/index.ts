@@ -15,7 +15,8 @@ import { authHeaders, classifyError, falCapabilities, parseEndpoint, parseResult
 
 /** an output image larger than this is refused */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-const POLL_MS = 500;
+/** the first look comes soon (fast jobs end in a second or two); the wait then grows by half each time, to 5 s */
+const POLL_MS = 250;
 /** the app the ping asks about: any app answers 404 for an unknown request once the key is accepted */
 const PING_APP = 'fal-ai/flux-pro';
 
@@ -31,7 +32,7 @@ export function createFalProvider(config: ProviderConfig): Provider {
       const endpoint = parseEndpoint(call.model);
       if (!endpoint) throw new UpstreamError({ kind: 'unavailable', reason: `'${call.model}' is not a fal endpoint id (owner/alias[/path])` });
       const images = await dataUris(io, call.request.images.map(asPrepared));
-      const id = [endpoint.owner, endpoint.alias, endpoint.path].filter(Boolean).map(encodeURIComponent).join('/');
+      const id = [endpoint.owner, endpoint.alias, ...endpoint.path.split('/')].filter(Boolean).map(encodeURIComponent).join('/');
       const res = await io.http.send({ method: 'POST', url: `/${id}`, headers, json: submitBody(call, images) });
       if (res.status < 200 || res.status > 299) throw classifyError(res.status, res.text(), res.headers);
       const queued = parseSubmit(res.json(), endpoint, io.http.baseUrl);

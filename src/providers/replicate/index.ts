@@ -26,8 +26,8 @@ import {
 
 /** an output image larger than this is refused (a 4 MP PNG is about 16 MB) */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-/** Replicate's own clients poll every half second */
-const POLL_MS = 500;
+/** the first look comes soon (a prediction that outlived Prefer: wait may end any moment); the wait then grows by half each time, to 5 s */
+const POLL_MS = 250;
 
 async function waitForEnd(first: Prediction, io: ProviderIO, config: ProviderConfig): Promise<Prediction> {
   if (isFinished(first)) return first;
