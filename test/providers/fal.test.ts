@@ -10,14 +10,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { toFile } from 'openai';
 import sharp from 'sharp';
-import { systemClock } from '../../src/clock.js';
 import type { ProviderConfig } from '../../src/config/index.js';
 import { conformImage } from '../../src/images/convert.js';
 import { createFalProvider } from '../../src/providers/fal/index.js';
-import { createProviderHttp } from '../../src/providers/http.js';
-import type { ProviderIO } from '../../src/providers/types.js';
 import { startFalEmulator, type FalEmulator } from '../emulators/fal.js';
-import { attemptsOf, client, gateway, lastEntry, pictures, type Pictures, type TestApp } from './helpers.js';
+import { attemptsOf, client, gateway, lastEntry, pictures, pingProvider, type Pictures, type TestApp } from './helpers.js';
 
 const KEY = 'fal-key-id-0123:fal-secret-abcdefSECRET';
 
@@ -177,16 +174,7 @@ describe('fal adapter', () => {
   });
 
   test('ping: an unknown request\'s status answers 404 once the key is accepted; a wrong key is told apart', async () => {
-    const ping = async (cfg: ProviderConfig) => {
-      const http = createProviderHttp(cfg);
-      const signal = new AbortController().signal;
-      const io: ProviderIO = { http: http.forAttempt(signal), signal, clock: systemClock, sleep: async () => {}, read: async () => Buffer.alloc(0) };
-      try {
-        return await createFalProvider(cfg).ping!(io);
-      } finally {
-        await http.close();
-      }
-    };
+    const ping = (cfg: ProviderConfig) => pingProvider(createFalProvider(cfg));
     fal.reset();
     const cfg = t.config.providers.fal;
     const good = await ping(cfg);

@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import OpenAI from 'openai';
+import { systemClock } from '../../src/clock.js';
+import { createProviderHttp } from '../../src/providers/http.js';
+import type { PingResult, Provider, ProviderIO } from '../../src/providers/types.js';
 import type { RequestLogEntry } from '../../src/store/types.js';
+import type { EmulatorBase } from '../emulators/base.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
 
@@ -95,4 +99,49 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
+}
+
+/** An edit POSTed with fetch (not the SDK, so any status comes back as it is): one PNG, timed. */
+export async function postEdit(
+  t: TestApp,
+  image: string,
+  model: string,
+  extra: { prompt?: string; signal?: AbortSignal } = {},
+): Promise<{ status: number; body: any; headers: Headers; ms: number }> {
+  const fd = new FormData();
+  fd.append('model', model);
+  fd.append('prompt', extra.prompt ?? 'make it warmer');
+  fd.append('image', new Blob([fs.readFileSync(image)], { type: 'image/png' }), 'a.png');
+  const started = Date.now();
+  const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body: fd, signal: extra.signal });
+  return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
+}
+
+/**
+ * The client leaves while the upstream works on its request (the emulator
+ * must hang its first request): the upstream connection closes within 2 s.
+ */
+export async function assertUpstreamClosesWhenClientLeaves(emu: EmulatorBase, send: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
+  const ac = new AbortController();
+  const pending = send(ac.signal).catch(() => null);
+  assert.ok(await eventually(() => emu.requests.length === 1, 3000), 'the request reached the upstream');
+  const upstream = emu.connections.find((c) => c.id === emu.requests[0].connection)!;
+  assert.equal(upstream.closedAt, null, 'the upstream connection is open while the upstream works');
+  ac.abort();
+  await pending;
+  const left = Date.now();
+  assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
+  assert.ok(upstream.closedAt! - left < 2000);
+}
+
+/** A provider's ping with the HTTP client the gateway would give it. */
+export async function pingProvider(provider: Provider): Promise<PingResult> {
+  const http = createProviderHttp(provider.config);
+  const signal = new AbortController().signal;
+  const io: ProviderIO = { http: http.forAttempt(signal), signal, clock: systemClock, sleep: async () => {}, read: async () => Buffer.alloc(0) };
+  try {
+    return await provider.ping!(io);
+  } finally {
+    await http.close();
+  }
 }

@@ -11,13 +11,10 @@ import fs from 'node:fs';
 import { toFile } from 'openai';
 import sharp from 'sharp';
 import { conformImage } from '../../src/images/convert.js';
-import { createProviderHttp } from '../../src/providers/http.js';
 import { createReplicateProvider } from '../../src/providers/replicate/index.js';
-import { systemClock } from '../../src/clock.js';
 import type { ProviderConfig } from '../../src/config/index.js';
-import type { ProviderIO } from '../../src/providers/types.js';
 import { COMMUNITY_VERSION, startReplicateEmulator, type ReplicateEmulator } from '../emulators/replicate.js';
-import { attemptsOf, client, gateway, lastEntry, pictures, type Pictures, type TestApp } from './helpers.js';
+import { attemptsOf, client, gateway, lastEntry, pictures, pingProvider, type Pictures, type TestApp } from './helpers.js';
 
 const KEY = 'r8_test_0123456789abcdefSECRET';
 const KONTEXT = 'black-forest-labs/flux-kontext-pro';
@@ -208,16 +205,7 @@ describe('replicate adapter', () => {
   });
 
   test('ping: GET /account; a wrong key is told apart', async () => {
-    const ping = async (cfg: ProviderConfig) => {
-      const http = createProviderHttp(cfg);
-      const signal = new AbortController().signal;
-      const io: ProviderIO = { http: http.forAttempt(signal), signal, clock: systemClock, sleep: async () => {}, read: async () => Buffer.alloc(0) };
-      try {
-        return await createReplicateProvider(cfg).ping!(io);
-      } finally {
-        await http.close();
-      }
-    };
+    const ping = (cfg: ProviderConfig) => pingProvider(createReplicateProvider(cfg));
     rep.reset();
     const cfg = t.config.providers.rep;
     const good = await ping(cfg);
