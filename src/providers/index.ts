@@ -6,9 +6,11 @@
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
+import { createFalProvider } from './fal/index.js';
 import { createGeminiProvider } from './gemini/index.js';
 import { createLocalProvider, type LocalProviderOptions } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
+import { createReplicateProvider } from './replicate/index.js';
 import type { Provider } from './types.js';
 
 export interface ProviderSet {
@@ -27,6 +29,10 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
       return createOpenAiProvider(config);
     case 'gemini':
       return createGeminiProvider(config);
+    case 'replicate':
+      return createReplicateProvider(config);
+    case 'fal':
+      return createFalProvider(config);
     case 'local':
       return createLocalProvider(engine, local, config.name);
     default:

@@ -9,6 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import OpenAI from 'openai';
+import { systemClock } from '../../src/clock.js';
+import { createProviderHttp } from '../../src/providers/http.js';
+import { createProviderIO } from '../../src/providers/io.js';
+import type { PingResult, Provider } from '../../src/providers/types.js';
 import type { RequestLogEntry } from '../../src/store/types.js';
 import type { EmulatorBase } from '../emulators/base.js';
 import { makeMask, makePng } from '../helpers/images.js';
@@ -134,4 +138,15 @@ export async function assertUpstreamClosesOnDisconnect(t: TestApp, emu: Emulator
   let status = 0;
   const poll = () => void t.app.stores.requestLog.list({ limit: 1 }).then(([e]) => (status = e?.status ?? 0));
   assert.ok(await eventually(() => (poll(), status === 499), 2000), 'the request is logged as 499');
+}
+
+/** A provider's ping with the HTTP client the gateway would give it. */
+export async function pingProvider(provider: Provider): Promise<PingResult> {
+  const http = createProviderHttp(provider.config);
+  const io = createProviderIO(http, new AbortController().signal, systemClock);
+  try {
+    return await provider.ping!(io);
+  } finally {
+    await http.close();
+  }
 }
