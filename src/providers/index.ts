@@ -5,6 +5,7 @@
  */
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
+import { createBflProvider } from './bfl/index.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
 import { createLocalProvider } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
@@ -24,6 +25,8 @@ export function createProvider(config: ProviderConfig, engine: Engine): Provider
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
+    case 'bfl':
+      return createBflProvider(config);
     case 'local':
       return createLocalProvider(engine, config.name);
     default:
