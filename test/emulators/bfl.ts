@@ -136,6 +136,8 @@ export class BflEmulator extends EmulatorBase {
   /** when set, sample URLs point here instead of the second listener */
   sampleBase: string | null = null;
   credits: number;
+  /** polls answered "Task not found" right after each submit, as the result store catches up */
+  notFoundPolls: number;
   private counter = 0;
   private readonly secret = crypto.randomBytes(16);
 
@@ -143,6 +145,7 @@ export class BflEmulator extends EmulatorBase {
     super((req, res) => this.serveApi(req, res));
     this.delivery = new EmulatorBase((req, res) => this.serveDelivery(req, res));
     this.credits = options.credits ?? 1_000_000;
+    this.notFoundPolls = options.notFoundPolls ?? 0;
   }
 
   /** the baseUrl a gateway config uses */
@@ -173,6 +176,7 @@ export class BflEmulator extends EmulatorBase {
     this.plans.length = 0;
     this.pollingBase = null;
     this.sampleBase = null;
+    this.notFoundPolls = this.options.notFoundPolls ?? 0;
   }
 
   /** get_result requests seen on the second listener */
@@ -342,7 +346,7 @@ export class BflEmulator extends EmulatorBase {
       id,
       endpoint,
       plan,
-      notFoundPolls: this.options.notFoundPolls ?? 0,
+      notFoundPolls: this.notFoundPolls,
       polls: 0,
       createdAt: Date.now(),
       terminal: false,
