@@ -13,6 +13,7 @@ import {
   classifyError,
   errorMessage,
   flux2Size,
+  keyGoesTo,
   KONTEXT_RATIOS,
   parseSubmit,
   readPoll,
@@ -289,4 +290,21 @@ describe('bfl errors', () => {
     assert.equal(errorMessage('{"detail":[{"loc":["query","id"],"msg":"Field required"}]}'), 'query.id: Field required');
     assert.equal(errorMessage('not json\n at all'), 'not json at all');
   });
+});
+
+describe('bfl: which polls carry the key', () => {
+  const table: Array<[string, string, boolean]> = [
+    ['https://api.bfl.ai/v1/get_result?id=1', 'https://api.bfl.ai', true],
+    ['https://api.eu1.bfl.ai/v1/get_result?id=1', 'https://api.bfl.ai', true],
+    ['https://gateway.bfl.ai/v1/get_result?id=1', 'https://api.eu.bfl.ai', true],
+    ['/v1/get_result?id=1', 'https://api.bfl.ai', true],
+    ['https://bfldeliveryprodeu4.blob.core.windows.net/results/x', 'https://api.bfl.ai', false],
+    ['https://bfl.ai.example.com/v1/get_result', 'https://api.bfl.ai', false],
+    ['https://notbfl.ai/v1/get_result', 'https://api.bfl.ai', false],
+    // loopback: the same name on another port, and nothing else
+    ['http://127.0.0.1:9001/v1/get_result?id=1', 'http://127.0.0.1:9000', true],
+    ['http://127.0.0.2:9001/v1/get_result?id=1', 'http://127.0.0.1:9000', false],
+    ['http://otherhost:9001/x', 'http://localhost:9000', false],
+  ];
+  for (const [url, base, want] of table) test(`${url} from ${base}: ${want}`, () => assert.equal(keyGoesTo(url, base), want));
 });

@@ -11,7 +11,7 @@ import { asPrepared } from '../../images/mask.js';
 import { pingGet } from '../ping.js';
 import { pollUntil } from '../poll.js';
 import type { Provider, ProviderIO } from '../types.js';
-import { bflCapabilities, classifyError, NOT_FOUND_POLLS, parseSubmit, readPoll, submitRequest, taskLost } from './translate.js';
+import { bflCapabilities, classifyError, keyGoesTo, NOT_FOUND_POLLS, parseSubmit, readPoll, submitRequest, taskLost } from './translate.js';
 
 /** BFL's own examples poll every 0.5 s; start a little sooner and back off to 2.5 s for long jobs. */
 const POLL_FIRST_MS = 250;
@@ -22,7 +22,7 @@ const MAX_JSON_BYTES = 4 * 1024 * 1024;
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 export function createBflProvider(config: ProviderConfig): Provider {
-  const headers = (): Record<string, string> => ({ accept: 'application/json', ...(config.apiKey ? { 'x-key': config.apiKey } : {}) });
+  const headers = (withKey = true): Record<string, string> => ({ accept: 'application/json', ...(config.apiKey && withKey ? { 'x-key': config.apiKey } : {}) });
 
   const poll = async (io: ProviderIO, task: { id: string; pollingUrl: string }): Promise<string> => {
     let notFound = 0;
@@ -30,7 +30,7 @@ export function createBflProvider(config: ProviderConfig): Provider {
       intervalMs: POLL_FIRST_MS,
       maxIntervalMs: POLL_MAX_MS,
       check: async () => {
-        const res = await io.http.send({ url: task.pollingUrl, headers: headers(), maxBytes: MAX_JSON_BYTES });
+        const res = await io.http.send({ url: task.pollingUrl, headers: headers(keyGoesTo(task.pollingUrl, config.baseUrl)), maxBytes: MAX_JSON_BYTES });
         // get_result answers 200 with a status; a 404 is the same "no such task" said differently
         const verdict = res.status === 404 ? ({ kind: 'not-found' } as const) : res.status === 200 ? readPoll(res.json()) : null;
         if (verdict === null) throw classifyError(res.status, res.text(), res.headers);

@@ -143,6 +143,30 @@ export function parseSubmit(json: unknown): BflTask {
   return { id: j.id, pollingUrl: j.polling_url };
 }
 
+/**
+ * Whether a poll may carry the key. BFL's spec asks no key of get_result,
+ * but its own examples send one; it goes to BFL's API hosts only — the base
+ * URL's host name or another name in its domain (api.bfl.ai → api.eu1.bfl.ai,
+ * gateway.bfl.ai) — never to another host the operator trusts for
+ * downloads, such as a storage account.
+ */
+export function keyGoesTo(url: string, baseUrl: string): boolean {
+  let host: string;
+  let base: string;
+  try {
+    host = new URL(url, baseUrl).hostname.toLowerCase();
+    base = new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (host === base) return true;
+  const labels = base.split('.');
+  // an IP address or a single-label name has no domain to share
+  if (labels.length < 2 || /^[\d.]+$|^\[/.test(base)) return false;
+  const domain = labels.slice(-2).join('.');
+  return host === domain || host.endsWith(`.${domain}`);
+}
+
 /** What one poll said. Terminal failures are thrown as UpstreamErrors instead. */
 export type PollVerdict = { kind: 'ready'; sample: string } | { kind: 'pending'; status: string } | { kind: 'not-found' };
 
