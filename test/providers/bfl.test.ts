@@ -160,6 +160,16 @@ describe('bfl adapter: Kontext', () => {
     assert.equal(jpeg.output_format, 'jpeg');
   });
 
+  test('"Task not found" right after the submit (the result store catching up) is waited out in the same attempt', async () => {
+    emu.reset();
+    emu.notFoundPolls = 2;
+    const res = await client(t).images.edit({ model: 'flux-kontext-pro', image: fs.createReadStream(pics.square), prompt: 'x' });
+    assert.ok(Buffer.from(res.data![0].b64_json!, 'base64').equals(emu.emitted.at(-1)!));
+    assert.equal(emu.submits.length, 1);
+    assert.equal(emu.polls.length, 4, 'two "Task not found", one Pending, one Ready');
+    assert.deepEqual(attemptsOf(await lastEntry(t)), [['bfl/flux-kontext-pro', 200]]);
+  });
+
   test('response_format=url: the gateway hosts the sample\'s bytes', async () => {
     emu.reset();
     const res = await client(t).images.edit({ model: 'flux-kontext-pro', image: fs.createReadStream(pics.square), prompt: 'x', response_format: 'url' });
