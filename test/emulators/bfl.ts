@@ -25,6 +25,12 @@
  * - 402 when the credits run out, 429 beyond the active-task limit (24,
  *   6 for Kontext Max) with Retry-After and BFL's `retry_after`.
  * Everything received is recorded; `emitted` holds the exact bytes served.
+ *
+ * What BFL does not document and is assumed here (UNVERIFIED): the status
+ * and text of a wrong key (401), of no credits (402 `{"detail"}`), the 429
+ * body (from BFL's skill documentation), and the words of the content
+ * checks (422 `value_error`s). The adapter reads statuses and passes words
+ * on, so none of these texts is load-bearing.
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
