@@ -237,7 +237,8 @@ const TYPE_DEFAULTS: Record<ProviderType, TypeDefaults> = {
   'azure-openai': { baseUrl: null, needsKey: true, trustedHosts: [] },
   'openai-compatible': { baseUrl: null, needsKey: false, trustedHosts: [] },
   gemini: { baseUrl: 'https://generativelanguage.googleapis.com/v1beta', needsKey: true, trustedHosts: [] },
-  bfl: { baseUrl: 'https://api.bfl.ai', needsKey: true, trustedHosts: ['*.bfl.ai'] },
+  // result samples are signed URLs on BFL's hosts or on its Azure storage accounts (bfldeliveryprod…, one per region)
+  bfl: { baseUrl: 'https://api.bfl.ai', needsKey: true, trustedHosts: ['*.bfl.ai', 'bfldelivery*.blob.core.windows.net'] },
   replicate: { baseUrl: 'https://api.replicate.com/v1', needsKey: true, trustedHosts: ['replicate.delivery', '*.replicate.delivery', '*.replicate.com'] },
   fal: { baseUrl: 'https://queue.fal.run', needsKey: true, trustedHosts: ['*.fal.run', 'fal.media', '*.fal.media'] },
   stability: { baseUrl: 'https://api.stability.ai', needsKey: true, trustedHosts: [] },

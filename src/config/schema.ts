@@ -55,7 +55,10 @@ const breaker = z.strictObject({
 
 const hostPattern = z
   .string()
-  .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/i, 'must be a host name, optionally starting with "*." (e.g. "*.bfl.ai")');
+  .regex(
+    /^((\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?|[a-z0-9][a-z0-9-]*\*(?=\.))(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/i,
+    'must be a host name, optionally starting with "*." (e.g. "*.bfl.ai") or with a first label ending in "*" (e.g. "bfldelivery*.blob.core.windows.net")',
+  );
 
 export const providerSchema = z.strictObject({
   type: z.enum(PROVIDER_TYPES),

@@ -57,13 +57,24 @@ export interface UpstreamHttp {
   resolve(url: string, query?: Record<string, string | undefined>): URL;
 }
 
-/** `*.bfl.ai` matches `api.bfl.ai` and `a.b.bfl.ai`, not `bfl.ai`; a pattern with a port must match it. */
+/**
+ * `*.bfl.ai` matches `api.bfl.ai` and `a.b.bfl.ai`, not `bfl.ai`;
+ * `bfldelivery*.blob.core.windows.net` matches a first label that starts
+ * with `bfldelivery` (storage accounts a provider numbers by region) and the
+ * rest exactly; a pattern with a port must match it.
+ */
 export function hostMatches(url: URL, pattern: string): boolean {
   const p = pattern.toLowerCase();
   const [patHost, patPort] = p.startsWith('[') ? [p, undefined] : (p.split(':') as [string, string | undefined]);
   if (patPort !== undefined && url.port !== patPort) return false;
   const host = url.hostname.toLowerCase();
   if (patHost.startsWith('*.')) return host.endsWith(patHost.slice(1)) && host.length > patHost.length - 1;
+  const star = patHost.indexOf('*');
+  if (star > 0) {
+    const dot = patHost.indexOf('.');
+    const hostDot = host.indexOf('.');
+    return star === dot - 1 && hostDot > 0 && host.slice(hostDot) === patHost.slice(dot) && host.slice(0, hostDot).startsWith(patHost.slice(0, star));
+  }
   return host === patHost;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
+import { createBflProvider } from './bfl/index.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
 import { createFalProvider } from './fal/index.js';
 import { createGeminiProvider } from './gemini/index.js';
@@ -33,6 +34,8 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
       return createReplicateProvider(config);
     case 'fal':
       return createFalProvider(config);
+    case 'bfl':
+      return createBflProvider(config);
     case 'local':
       return createLocalProvider(engine, local, config.name);
     default:

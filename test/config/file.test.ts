@@ -70,7 +70,7 @@ describe('config file', () => {
     assert.equal(c.providers['openai-main'].maxRetries, 1);
     assert.deepEqual(c.providers['openai-main'].breaker, { failures: 5, cooldownMs: 30000 });
     assert.equal(c.providers.bfl.baseUrl, 'https://api.bfl.ai');
-    assert.deepEqual(c.providers.bfl.trustedHosts, ['*.bfl.ai']);
+    assert.deepEqual(c.providers.bfl.trustedHosts, ['*.bfl.ai', 'bfldelivery*.blob.core.windows.net']);
     assert.deepEqual(c.providers.bfl.timeouts, { connectMs: 10000, firstByteMs: 120000, totalMs: 300000 });
     assert.equal(c.providers.bfl.fillModel, 'flux-pro-1.0-fill');
     assert.deepEqual(c.models!['gpt-image-1'].deployments, [
