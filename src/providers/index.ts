@@ -6,6 +6,8 @@
 import type { Config, ProviderConfig } from '../config/index.js';
 import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
+import { createA1111Provider } from './a1111/index.js';
+import { createComfyUiProvider } from './comfyui/index.js';
 import { createLocalProvider } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
 import type { Provider } from './types.js';
@@ -24,6 +26,10 @@ export function createProvider(config: ProviderConfig, engine: Engine): Provider
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
+    case 'comfyui':
+      return createComfyUiProvider(config);
+    case 'a1111':
+      return createA1111Provider(config);
     case 'local':
       return createLocalProvider(engine, config.name);
     default:
