@@ -9,6 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import OpenAI from 'openai';
+import { systemClock } from '../../src/clock.js';
+import { createProviderHttp } from '../../src/providers/http.js';
+import { createProvider } from '../../src/providers/index.js';
+import type { PingResult } from '../../src/providers/types.js';
 import type { RequestLogEntry } from '../../src/store/types.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
@@ -95,4 +99,25 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
+}
+
+/** `imagegate config check --ping` for one configured provider of a running gateway. */
+export async function pingOf(t: TestApp, provider: string): Promise<PingResult> {
+  const config = t.config.providers[provider];
+  const p = createProvider(config, t.app.engine);
+  assert.ok(p.ping, `provider ${provider} can be pinged`);
+  const ac = new AbortController();
+  const client = createProviderHttp(config);
+  const io = {
+    http: client.forAttempt(ac.signal),
+    signal: ac.signal,
+    clock: systemClock,
+    sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+    read: (img: { bytes?: Buffer; path?: string }) => Promise.resolve(img.bytes ?? fs.readFileSync(img.path!)),
+  };
+  try {
+    return await p.ping(io);
+  } finally {
+    await client.close();
+  }
 }
