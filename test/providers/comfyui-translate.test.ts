@@ -2,7 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../../src/config/index.js';
 import {
   classifyError,
   comfyCapabilities,
@@ -155,6 +157,21 @@ describe('comfyui translate', () => {
     for (const [status, body, headers, kind, message, retry] of rows) {
       const e = classifyError(status, body, headers);
       assert.deepEqual([e.kind, e.message, e.retryAfterMs, e.status], [kind, message, retry, status], `${status} ${body.slice(0, 40)}`);
+    }
+  });
+
+  test('config: outputNode must name a node of the workflow', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imagegate-comfy-'));
+    try {
+      const file = path.join(dir, 'c.yaml');
+      const write = (outputNode: string) =>
+        fs.writeFileSync(file, `providers:\n  c:\n    type: comfyui\n    workflow: ${path.join(EXAMPLES, 'inpaint.json')}\n    outputNode: "${outputNode}"\n`);
+      write('10');
+      assert.deepEqual(loadConfig({ IMAGEGATE_CONFIG: file }).providers.c.outputNode, ['10']);
+      write('99');
+      assert.throws(() => loadConfig({ IMAGEGATE_CONFIG: file }), /providers\.c\.outputNode.*names node '99', which the workflow .*inpaint\.json does not have/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
