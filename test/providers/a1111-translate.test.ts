@@ -14,29 +14,13 @@ import {
 import type { UpstreamError } from '../../src/providers/errors.js';
 import type { ProviderCall } from '../../src/providers/types.js';
 import type { EditRequest } from '../../src/types.js';
+import { fakeCall } from './helpers.js';
 
-function call(over: Partial<EditRequest> = {}, extra: Partial<ProviderCall> = {}): ProviderCall {
-  const request = {
-    id: 'req_1',
-    model: { requested: 'm', id: 'm', family: 'gpt-image' },
-    prompt: 'a cat',
-    images: [{ param: 'image', path: '/x.png', bytes: 10, format: 'png', width: 1001, height: 763, hasAlpha: false, filename: 'x.png' }],
-    mask: null,
-    n: 1,
-    size: 'auto',
-    quality: 'auto',
-    background: 'auto',
-    outputFormat: 'png',
-    outputCompression: null,
-    inputFidelity: null,
-    moderation: 'auto',
-    responseFormat: 'b64_json',
-    stream: false,
-    partialImages: 0,
-    user: null,
-    ...over,
-  } as EditRequest;
-  return { request, model: 'default', n: 1, index: 0, mask: null, maskedImage: null, outputFormat: 'png', seed: 77, ...extra };
+/** a 1001x763 input, so that rounding to multiples of 8 shows */
+function call(request: Partial<EditRequest> = {}, extra: Partial<ProviderCall> = {}): ProviderCall {
+  const c = fakeCall(request, extra);
+  Object.assign(c.request.images[0], { width: 1001, height: 763 });
+  return c;
 }
 
 const IMG = Buffer.from('image-bytes');

@@ -21,34 +21,14 @@ import {
 import { UpstreamError } from '../../src/providers/errors.js';
 import type { ProviderCall } from '../../src/providers/types.js';
 import type { EditRequest } from '../../src/types.js';
+import { fakeCall } from './helpers.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples/comfyui');
 const inpaint = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'inpaint.json'), 'utf8')) as Workflow;
 const img2img = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'img2img.json'), 'utf8')) as Workflow;
 
-function call(over: Partial<EditRequest> = {}, extra: Partial<ProviderCall> = {}): ProviderCall {
-  const request = {
-    id: 'req_abc/123',
-    model: { requested: 'm', id: 'm', family: 'gpt-image' },
-    prompt: 'a cat',
-    images: [{ param: 'image', path: '/x.png', bytes: 10, format: 'png', width: 640, height: 480, hasAlpha: false, filename: 'x.png' }],
-    mask: null,
-    n: 1,
-    size: 'auto',
-    quality: 'auto',
-    background: 'auto',
-    outputFormat: 'png',
-    outputCompression: null,
-    inputFidelity: null,
-    moderation: 'auto',
-    responseFormat: 'b64_json',
-    stream: false,
-    partialImages: 0,
-    user: null,
-    ...over,
-  } as EditRequest;
-  return { request, model: 'label', n: 1, index: 2, mask: null, maskedImage: null, outputFormat: 'png', seed: 424242, ...extra };
-}
+const call = (request: Partial<EditRequest> = {}, extra: Partial<ProviderCall> = {}): ProviderCall =>
+  fakeCall({ id: 'req_abc/123', ...request }, { model: 'label', index: 2, seed: 424242, ...extra });
 
 describe('comfyui translate', () => {
   test('placeholders and the capabilities they give', () => {

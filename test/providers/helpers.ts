@@ -12,7 +12,9 @@ import OpenAI from 'openai';
 import { systemClock } from '../../src/clock.js';
 import { createProviderHttp } from '../../src/providers/http.js';
 import { createProvider } from '../../src/providers/index.js';
-import type { PingResult } from '../../src/providers/types.js';
+import type { PingResult, ProviderCall } from '../../src/providers/types.js';
+import type { EditRequest } from '../../src/types.js';
+import type { EmulatorBase, Recorded } from '../emulators/base.js';
 import type { RequestLogEntry } from '../../src/store/types.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
@@ -120,4 +122,72 @@ export async function pingOf(t: TestApp, provider: string): Promise<PingResult> 
   } finally {
     await client.close();
   }
+}
+
+/** A POST /v1/images/edits with fetch (no SDK retries or parsing), timed. */
+export async function postEdit(
+  t: TestApp,
+  fields: { model: string; image: Buffer; prompt?: string },
+  signal?: AbortSignal,
+): Promise<{ status: number; body: any; headers: Headers; ms: number }> {
+  const fd = new FormData();
+  fd.append('model', fields.model);
+  fd.append('prompt', fields.prompt ?? 'make it warmer');
+  fd.append('image', new Blob([fields.image], { type: 'image/png' }), 'a.png');
+  const started = Date.now();
+  const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body: fd, signal });
+  return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
+}
+
+/** No secret in any of the texts (answers, request-log entries, log lines). */
+export function assertNoSecrets(texts: string[], secrets: string[]): void {
+  for (const text of texts) {
+    for (const s of secrets) assert.ok(!text.includes(s), `a secret leaked: ${text.slice(0, 200)}`);
+  }
+}
+
+/**
+ * A client leaves while the upstream holds the request `watched` picks: the
+ * gateway must close that upstream connection within 2 s.
+ */
+export async function assertClosesWhenClientLeaves(
+  emu: EmulatorBase,
+  send: (signal: AbortSignal) => Promise<unknown>,
+  watched: (r: Recorded) => boolean,
+): Promise<void> {
+  const ac = new AbortController();
+  const pending = send(ac.signal).catch(() => null);
+  assert.ok(await eventually(() => emu.requests.some(watched), 3000), 'the request reached the upstream');
+  const upstream = emu.connections.find((c) => c.id === emu.requests.find(watched)!.connection)!;
+  assert.equal(upstream.closedAt, null, 'the upstream connection is open while the upstream works');
+  ac.abort();
+  await pending;
+  const left = Date.now();
+  assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
+  assert.ok(upstream.closedAt! - left < 2000);
+}
+
+/** One provider call as the pipeline hands it to an adapter, for translation tables. */
+export function fakeCall(request: Partial<EditRequest> = {}, call: Partial<ProviderCall> = {}): ProviderCall {
+  const req: EditRequest = {
+    id: 'req_1',
+    model: { requested: 'm', id: 'm', family: 'gpt-image' },
+    prompt: 'a cat',
+    images: [{ param: 'image', path: '/x.png', bytes: 10, format: 'png', width: 640, height: 480, hasAlpha: false, filename: 'x.png' }],
+    mask: null,
+    n: 1,
+    size: 'auto',
+    quality: 'auto',
+    background: 'auto',
+    outputFormat: 'png',
+    outputCompression: null,
+    inputFidelity: null,
+    moderation: 'auto',
+    responseFormat: 'b64_json',
+    stream: false,
+    partialImages: 0,
+    user: null,
+    ...request,
+  };
+  return { request: req, model: 'default', n: 1, index: 0, mask: null, maskedImage: null, outputFormat: 'png', seed: 77, ...call };
 }
