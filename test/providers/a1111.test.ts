@@ -182,4 +182,27 @@ describe('a1111 adapter', () => {
     assert.equal(refused.status, 401);
     assert.deepEqual(await refused.json(), { error: 'HTTPException', detail: 'Incorrect username or password', body: '', errors: '401: Incorrect username or password' });
   });
+
+  test('the emulator reads masks as A1111 does: the client\'s RGBA mask by its alpha (inverted), a data URL accepted, unknown fields ignored, bad types refused', async () => {
+    sd.reset();
+    const b64 = (p: string) => fs.readFileSync(p).toString('base64');
+    const post = (body: unknown) => fetch(`${sd.url}/sdapi/v1/img2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // OpenAI's mask sent as is: transparent hole = alpha 0 ≤ 128 = keep; opaque rest = repaint — the trap the 'white' form avoids
+    const trap = await post({ init_images: [`data:image/png;base64,${b64(pics.square)}`], mask: b64(pics.mask), width: 64, height: 64, inpaint_extra_typo: 1 });
+    assert.equal(trap.status, 200);
+    const seen = sd.edits.at(-1)!;
+    assert.equal(px(seen.binaryMask!, 512, 512)[0], 0);
+    assert.equal(px(seen.binaryMask!, 10, 10)[0], 255);
+    assert.deepEqual(seen.ignored, ['inpaint_extra_typo'], 'pydantic ignores unknown fields; the emulator records them');
+    const answer = (await trap.json()) as { info: unknown; parameters: Record<string, unknown> };
+    assert.equal(typeof answer.info, 'string');
+    assert.equal(answer.parameters.init_images, null);
+    const bad = await post({ init_images: [b64(pics.square)], width: 'wide' });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(await bad.json(), { detail: [{ loc: ['body', 'width'], msg: 'value is not a valid integer', type: 'type_error.integer' }] });
+    const garbage = await post({ init_images: ['bm90IGFuIGltYWdl'] });
+    assert.equal(garbage.status, 500);
+    assert.deepEqual(await garbage.json(), { error: 'HTTPException', detail: 'Invalid encoded image', body: '', errors: '500: Invalid encoded image' });
+    assert.equal((await post({ prompt: 'x' })).status, 404, 'Init image not found');
+  });
 });

@@ -187,4 +187,35 @@ describe('comfyui adapter', () => {
     assert.equal(proxied.requests[0].headers.authorization, `Bearer ${PROXY_KEY}`);
     assert.equal((await pingOf(t, 'comfy')).authOk, true);
   });
+
+  test('the emulator refuses what ComfyUI refuses: clashing uploads renamed, a placeholder left in, a dangling link, an unknown node', async () => {
+    comfy.reset();
+    const upload = async (bytes: Buffer) => {
+      const fd = new FormData();
+      fd.append('image', new Blob([bytes], { type: 'image/png' }), 'clash.png');
+      return (await (await fetch(`${comfy.url}/upload/image`, { method: 'POST', body: fd })).json()) as { name: string };
+    };
+    const square = fs.readFileSync(pics.square);
+    assert.equal((await upload(square)).name, 'clash.png');
+    assert.equal((await upload(square)).name, 'clash.png', 'the same bytes: the existing name');
+    assert.equal((await upload(fs.readFileSync(pics.land))).name, 'clash (1).png');
+    const graph = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'img2img.json'), 'utf8'));
+    graph['2'].inputs.image = 'clash.png';
+    graph['4'].inputs.text = 'x';
+    const post = async (prompt: unknown) => {
+      const r = await fetch(`${comfy.url}/prompt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+      return { status: r.status, body: (await r.json()) as { error: { type: string; message: string }; node_errors: Record<string, { errors: Array<{ type: string; details: string }> }> } };
+    };
+    const unfilled = await post(graph);
+    assert.equal(unfilled.status, 400);
+    assert.equal(unfilled.body.error.type, 'prompt_outputs_failed_validation');
+    assert.deepEqual(unfilled.body.node_errors['6'].errors.map((e) => [e.type, e.details]), [['invalid_input_type', "seed, {{seed}}, invalid literal for int() with base 10: '{{seed}}'"]]);
+    const dangling = await post({ ...graph, '6': { ...graph['6'], inputs: { ...graph['6'].inputs, seed: 1, latent_image: ['42', 0] } } });
+    assert.equal(dangling.body.node_errors['6'].errors[0].type, 'exception_during_inner_validation');
+    const unknown = await post({ ...graph, '9': { class_type: 'FancyUpscaler', inputs: {} } });
+    assert.deepEqual([unknown.status, unknown.body.error.type], [400, 'missing_node_type']);
+    const missingFile = await post({ ...graph, '2': { class_type: 'LoadImage', inputs: { image: 'never-uploaded.png' } }, '6': { ...graph['6'], inputs: { ...graph['6'].inputs, seed: 1 } } });
+    assert.deepEqual(missingFile.body.node_errors['2'].errors.map((e) => e.details), ['image - Invalid image file: never-uploaded.png']);
+    assert.deepEqual((await fetch(`${comfy.url}/prompt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.json())), { error: 'no prompt', node_errors: [] });
+  });
 });
