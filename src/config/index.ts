@@ -275,6 +275,10 @@ function resolveRouting(parsed: ParsedFile, configFile: string): Pick<Config, 'p
     if (p.type === 'comfyui') {
       if (!p.workflow) throw where.error(at('workflow'), `is required for type 'comfyui': the path of an API-format workflow JSON`);
       workflow = loadWorkflow(path.resolve(path.dirname(configFile), p.workflow), (m) => where.error(at('workflow'), m));
+      // a node that is not there would make every run fail after it finished; say so at start
+      for (const id of p.outputNode === undefined ? [] : ([] as string[]).concat(p.outputNode)) {
+        if (!(id in workflow.graph)) throw where.error(at('outputNode'), `names node '${id}', which the workflow ${workflow.path} does not have`);
+      }
     }
     providers[name] = {
       name,

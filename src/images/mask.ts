@@ -22,7 +22,8 @@ export async function whiteMeansEdit(mask: InputImage): Promise<PreparedImage> {
   const { alpha, width, height } = await alphaOf(mask);
   const out = Buffer.allocUnsafe(alpha.length);
   for (let i = 0; i < alpha.length; i++) out[i] = alpha[i] === 0 ? 255 : 0;
-  const bytes = await sharp(out, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  // without b-w, libvips writes the one band as an RGB PNG
+  const bytes = await sharp(out, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
   return { bytes, size: bytes.length, format: 'png', width, height };
 }
 
@@ -33,9 +34,14 @@ export async function whiteMeansEdit(mask: InputImage): Promise<PreparedImage> {
  */
 export async function imageWithMaskAlpha(image: InputImage, mask: InputImage): Promise<PreparedImage> {
   const { alpha, width, height } = await alphaOf(mask);
-  const bytes = await sharp(image.path)
+  // decoded to raw RGB first: sharp applies removeAlpha() after joinChannel(), which would drop the joined mask
+  const { data: rgb, info } = await sharp(image.path)
     .rotate() // EXIF orientation, so pixels line up with the mask the client drew on the displayed picture
     .removeAlpha()
+    .resize(width, height, { fit: 'fill' }) // a no-op unless the orientation turned the picture away from the mask's shape
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const bytes = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
     .joinChannel(alpha, { raw: { width, height, channels: 1 } })
     .png()
     .toBuffer();

@@ -9,6 +9,8 @@ import { createBflProvider } from './bfl/index.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
 import { createFalProvider } from './fal/index.js';
 import { createGeminiProvider } from './gemini/index.js';
+import { createA1111Provider } from './a1111/index.js';
+import { createComfyUiProvider } from './comfyui/index.js';
 import { createLocalProvider, type LocalProviderOptions } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
@@ -36,6 +38,10 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
       return createFalProvider(config);
     case 'bfl':
       return createBflProvider(config);
+    case 'comfyui':
+      return createComfyUiProvider(config);
+    case 'a1111':
+      return createA1111Provider(config);
     case 'local':
       return createLocalProvider(engine, local, config.name);
     default:

@@ -11,10 +11,12 @@ import sharp from 'sharp';
 import OpenAI from 'openai';
 import { systemClock } from '../../src/clock.js';
 import { createProviderHttp } from '../../src/providers/http.js';
+import { createProvider } from '../../src/providers/index.js';
 import { createProviderIO } from '../../src/providers/io.js';
-import type { PingResult, Provider } from '../../src/providers/types.js';
+import type { PingResult, Provider, ProviderCall } from '../../src/providers/types.js';
 import type { RequestLogEntry } from '../../src/store/types.js';
-import type { EmulatorBase } from '../emulators/base.js';
+import type { EditRequest } from '../../src/types.js';
+import type { EmulatorBase, Recorded } from '../emulators/base.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
 
@@ -105,39 +107,59 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
 /** An edit posted as a plain form (not through the SDK): the raw status, body and headers, and how long it took. */
 export async function postEdit(
   t: TestApp,
-  fields: { model: string; prompt: string; image: string },
+  fields: { model: string; image: string | Buffer; prompt?: string },
   signal?: AbortSignal,
 ): Promise<{ status: number; body: any; headers: Headers; ms: number }> {
   const fd = new FormData();
   fd.append('model', fields.model);
-  fd.append('prompt', fields.prompt);
-  fd.append('image', new Blob([fs.readFileSync(fields.image)], { type: 'image/png' }), path.basename(fields.image));
+  fd.append('prompt', fields.prompt ?? 'make it warmer');
+  const bytes = typeof fields.image === 'string' ? fs.readFileSync(fields.image) : fields.image;
+  fd.append('image', new Blob([bytes], { type: 'image/png' }), typeof fields.image === 'string' ? path.basename(fields.image) : 'a.png');
   const started = Date.now();
   const res = await fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body: fd, signal });
   return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
 }
 
+/** No secret in any of the texts (answers, request-log entries, log lines). */
+export function assertNoSecrets(texts: string[], secrets: string[]): void {
+  for (const text of texts) {
+    for (const s of secrets) assert.ok(!text.includes(s), `a secret leaked: ${text.slice(0, 200)}`);
+  }
+}
+
 /**
- * The client leaves while the upstream works (`emu` hangs its next request):
- * the gateway must close its upstream connection within 2 s.
+ * A client leaves while the upstream holds the request `watched` picks: the
+ * gateway must close that upstream connection within 2 s (and, given the
+ * gateway, log the request as 499, nginx's "client closed request").
  */
-export async function assertUpstreamClosesOnDisconnect(t: TestApp, emu: EmulatorBase, model: string, image: string): Promise<void> {
-  emu.fault({ kind: 'hang' });
-  const before = emu.requests.length;
+export async function assertClosesWhenClientLeaves(
+  emu: EmulatorBase,
+  send: (signal: AbortSignal) => Promise<unknown>,
+  watched: (r: Recorded) => boolean,
+  t?: TestApp,
+): Promise<void> {
   const ac = new AbortController();
-  const pending = postEdit(t, { model, prompt: 'x', image }, ac.signal).catch(() => null);
-  assert.ok(await eventually(() => emu.requests.length === before + 1, 3000), 'the request reached the upstream');
-  const upstream = emu.connections.find((c) => c.id === emu.requests[before].connection)!;
+  const pending = send(ac.signal).catch(() => null);
+  assert.ok(await eventually(() => emu.requests.some(watched), 3000), 'the request reached the upstream');
+  const upstream = emu.connections.find((c) => c.id === emu.requests.find(watched)!.connection)!;
   assert.equal(upstream.closedAt, null, 'the upstream connection is open while the upstream works');
   ac.abort();
   await pending;
   const left = Date.now();
   assert.ok(await eventually(() => upstream.closedAt !== null, 2000), 'the upstream connection closed');
   assert.ok(upstream.closedAt! - left < 2000);
-  // logged once the gateway noticed, as nginx's "client closed request"
-  let status = 0;
-  const poll = () => void t.app.stores.requestLog.list({ limit: 1 }).then(([e]) => (status = e?.status ?? 0));
-  assert.ok(await eventually(() => (poll(), status === 499), 2000), 'the request is logged as 499');
+  if (t) {
+    let status = 0;
+    const poll = () => void t.app.stores.requestLog.list({ limit: 1 }).then(([e]) => (status = e?.status ?? 0));
+    assert.ok(await eventually(() => (poll(), status === 499), 2000), 'the request is logged as 499');
+  }
+}
+
+/** The usual case: `emu` hangs the next request of an edit of `model`. */
+export async function assertUpstreamClosesOnDisconnect(t: TestApp, emu: EmulatorBase, model: string, image: string): Promise<void> {
+  emu.fault({ kind: 'hang' });
+  const before = emu.requests.length;
+  await assertClosesWhenClientLeaves(emu, (signal) => postEdit(t, { model, prompt: 'x', image }, signal), (r) => emu.requests.indexOf(r) >= before, t);
 }
 
 /** A provider's ping with the HTTP client the gateway would give it. */
@@ -149,4 +171,36 @@ export async function pingProvider(provider: Provider): Promise<PingResult> {
   } finally {
     await http.close();
   }
+}
+
+/** `imagegate config check --ping` for one configured provider of a running gateway. */
+export function pingOf(t: TestApp, provider: string): Promise<PingResult> {
+  const p = createProvider(t.config.providers[provider], t.app.engine);
+  assert.ok(p.ping, `provider ${provider} can be pinged`);
+  return pingProvider(p);
+}
+
+/** One provider call as the pipeline hands it to an adapter, for translation tables. */
+export function fakeCall(request: Partial<EditRequest> = {}, call: Partial<ProviderCall> = {}): ProviderCall {
+  const req: EditRequest = {
+    id: 'req_1',
+    model: { requested: 'm', id: 'm', family: 'gpt-image' },
+    prompt: 'a cat',
+    images: [{ param: 'image', path: '/x.png', bytes: 10, format: 'png', width: 640, height: 480, hasAlpha: false, filename: 'x.png' }],
+    mask: null,
+    n: 1,
+    size: 'auto',
+    quality: 'auto',
+    background: 'auto',
+    outputFormat: 'png',
+    outputCompression: null,
+    inputFidelity: null,
+    moderation: 'auto',
+    responseFormat: 'b64_json',
+    stream: false,
+    partialImages: 0,
+    user: null,
+    ...request,
+  };
+  return { request: req, model: 'default', n: 1, index: 0, mask: null, maskedImage: null, outputFormat: 'png', seed: 77, ...call };
 }
