@@ -8,6 +8,7 @@ import type { Engine } from '../engine/types.js';
 import { createProviderHttp, type ProviderHttpClient } from './http.js';
 import { createLocalProvider } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
+import { createStabilityProvider } from './stability/index.js';
 import type { Provider } from './types.js';
 
 export interface ProviderSet {
@@ -24,6 +25,8 @@ export function createProvider(config: ProviderConfig, engine: Engine): Provider
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiProvider(config);
+    case 'stability':
+      return createStabilityProvider(config);
     case 'local':
       return createLocalProvider(engine, config.name);
     default:
