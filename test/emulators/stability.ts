@@ -124,6 +124,13 @@ export class StabilityEmulator extends EmulatorBase {
     return this.url;
   }
 
+  /** forgets what was received and answered, and the queued faults */
+  override reset(): void {
+    super.reset();
+    this.edits.length = 0;
+    this.emitted.length = 0;
+  }
+
   private async serve(req: Recorded, res: http.ServerResponse): Promise<void> {
     try {
       this.authorise(req);
