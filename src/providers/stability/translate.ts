@@ -30,7 +30,7 @@
  */
 import type { ProviderConfig } from '../../config/index.js';
 import type { EditRequest, ImageFormat } from '../../types.js';
-import { excerpt, httpFailure, malformed, moderated, retryAfterMs, type UpstreamError } from '../errors.js';
+import { excerpt, httpFailure, malformed, moderated, retryAfterMs, UpstreamError } from '../errors.js';
 import { MultipartBody } from '../multipart.js';
 import { decodeB64 } from '../openai/translate.js';
 import type { Capabilities, PreparedImage, ProviderCall } from '../types.js';
@@ -267,17 +267,27 @@ export function parseEditResponse(status: number, headers: Record<string, string
     try {
       j = JSON.parse(body.toString('utf8')) as typeof j;
     } catch (e) {
-      throw malformed(`HTTP 200 with a body that is not JSON (${type})`, e);
+      throw bad200(`HTTP 200 with a body that is not JSON (${type})`, e);
     }
-    if (!j || typeof j !== 'object') throw malformed('the JSON answer is not an object');
+    if (!j || typeof j !== 'object') throw bad200('the JSON answer is not an object');
     checkFinish(typeof j.finish_reason === 'string' ? j.finish_reason : null);
-    if (typeof j.image !== 'string') throw malformed('the JSON answer has no "image"');
-    return decodeB64(j.image, 'image');
+    if (typeof j.image !== 'string') throw bad200('the JSON answer has no "image"');
+    try {
+      return decodeB64(j.image, 'image');
+    } catch (e) {
+      throw bad200('the JSON answer\'s "image" is not base64', e);
+    }
   }
   checkFinish(headers['finish-reason'] ?? null);
-  if (!IMAGE_TYPES.test(type)) throw malformed(`HTTP 200 with content-type ${type || 'none'}, not an image`);
-  if (body.length === 0) throw malformed('HTTP 200 with an empty body');
+  if (!IMAGE_TYPES.test(type)) throw bad200(`HTTP 200 with content-type ${type || 'none'}, not an image`);
+  if (body.length === 0) throw bad200('HTTP 200 with an empty body');
   return body;
+}
+
+/** A 200 that is not Stability's answer: retried like any malformed body, with the status the log shows. */
+function bad200(what: string, cause?: unknown): UpstreamError {
+  const e = malformed(what, cause);
+  return new UpstreamError({ kind: e.kind, status: 200, reason: e.message, cause });
 }
 
 function checkFinish(reason: string | null): void {
