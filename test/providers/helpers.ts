@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import type { RequestLogEntry } from '../../src/store/types.js';
 import { makeMask, makePng } from '../helpers/images.js';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/server.js';
+import type { EmulatorBase } from '../emulators/base.js';
 
 export { startTestApp, type TestApp };
 
@@ -95,4 +96,31 @@ export async function eventually(check: () => boolean, ms: number): Promise<bool
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
+}
+
+/**
+ * A client sends `body` to the gateway's edits and leaves while `upstream`
+ * holds the request (the test queued a hang there): the upstream connection
+ * must be open while the upstream works, closed within 2 s of the client
+ * leaving, and the request logged as 499. The log entry is written once the
+ * pipeline has let go of the upstream, so it is waited for, not read at once.
+ */
+export async function assertDisconnectClosesUpstream(t: TestApp, upstream: EmulatorBase, body: FormData): Promise<void> {
+  const ac = new AbortController();
+  const before = upstream.requests.length;
+  const pending = fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}` }, body, signal: ac.signal }).catch(() => null);
+  assert.ok(await eventually(() => upstream.requests.length > before, 3000), 'the request reached the upstream');
+  const conn = upstream.connections.find((c) => c.id === upstream.requests[before].connection)!;
+  assert.equal(conn.closedAt, null, 'the upstream connection is open while the upstream works');
+  ac.abort();
+  await pending;
+  const left = Date.now();
+  assert.ok(await eventually(() => conn.closedAt !== null, 2000), 'the upstream connection closed');
+  assert.ok(conn.closedAt! - left < 2000);
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 499; i++) {
+    status = (await t.app.stores.requestLog.list({ limit: 1 }))[0]?.status ?? 0;
+    if (status !== 499) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(status, 499, 'the request is logged as 499 (client closed request)');
 }
