@@ -44,6 +44,7 @@ before(async () => {
         stab: provider,
         'stab-styled': { ...provider, params: { negative_prompt: 'blurry', style_preset: 'photographic', grow_mask: 0 } },
         'stab-lenient': { ...provider, dropUnsupported: ['size'] },
+        'stab-badparams': { ...provider, params: { strength: 0.5 } },
       },
       models: {
         'sd-inpaint': { deployments: [{ provider: 'stab', model: 'inpaint' }] },
@@ -53,6 +54,8 @@ before(async () => {
         'sd-auto': { deployments: [{ provider: 'stab', model: 'auto' }] },
         'sd-styled': { deployments: [{ provider: 'stab-styled', model: 'inpaint' }] },
         'sd-lenient': { deployments: [{ provider: 'stab-lenient', model: 'inpaint' }] },
+        'sd-typo': { deployments: [{ provider: 'stab', model: 'outpaint' }] },
+        'sd-badparams': { deployments: [{ provider: 'stab-badparams', model: 'inpaint' }] },
       },
     },
     { env: { TEST_STABILITY_KEY: KEY } },
@@ -210,6 +213,31 @@ describe('stability adapter', () => {
       return true;
     });
     assert.equal(stab.requests.length, 0, 'nothing went upstream');
+  });
+
+  test('auto with a mask and a blank prompt erases', async () => {
+    stab.reset();
+    await client(t).images.edit({ model: 'sd-auto', image: await png(pics.square), mask: await png(pics.mask, 'mask.png'), prompt: '  ' });
+    assert.equal(stab.edits[0].endpoint, 'erase');
+    assert.ok(!stab.edits[0].fields.has('prompt'));
+    assertWhiteMeansEdit(stab.edits[0]);
+  });
+
+  test('a misconfigured deployment (an endpoint the gateway does not speak, params Stability does not take) is unavailable, nothing sent', async () => {
+    stab.reset();
+    const c = client(t);
+    await assert.rejects(c.images.edit({ model: 'sd-typo', image: await png(pics.square), prompt: 'x' }), (e: { status: number; code: string; error: { message: string } }) => {
+      assert.equal(e.status, 503);
+      assert.equal(e.code, 'upstream_unavailable');
+      assert.match(e.error.message, /stab\/outpaint: 'outpaint' is not a Stability edit endpoint the gateway speaks \(inpaint, erase, search-and-replace, remove-background, auto\)/);
+      return true;
+    });
+    await assert.rejects(c.images.edit({ model: 'sd-badparams', image: await png(pics.square), prompt: 'x' }), (e: { status: number; error: { message: string } }) => {
+      assert.equal(e.status, 503);
+      assert.match(e.error.message, /params\.strength is not a Stability edit field the gateway sets/);
+      return true;
+    });
+    assert.equal(stab.requests.length, 0);
   });
 
   test('what no endpoint honours is a 400 naming the parameter and the model before anything is sent; dropUnsupported drops size', async () => {
