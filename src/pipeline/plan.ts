@@ -56,6 +56,10 @@ export function chooseAskFormat(req: EditRequest, caps: Capabilities): ImageForm
 }
 
 export function planFor(d: Deployment, req: EditRequest, caps: Capabilities): PlanOutcome {
+  if (caps.refusal) {
+    const r = caps.refusal;
+    return { ok: false, refusal: badRequest(r.code, r.param, `Model '${req.model.id}' (deployment ${d.name}) ${r.message}`) };
+  }
   const drop = new Set<string>(d.provider.config.dropUnsupported);
   const dropped: string[] = [];
   const request: EditRequest = { ...req };

@@ -14,6 +14,7 @@ import { createComfyUiProvider } from './comfyui/index.js';
 import { createLocalProvider, type LocalProviderOptions } from './local/index.js';
 import { createOpenAiProvider } from './openai/index.js';
 import { createReplicateProvider } from './replicate/index.js';
+import { createStabilityProvider } from './stability/index.js';
 import type { Provider } from './types.js';
 
 export interface ProviderSet {
@@ -42,6 +43,8 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
       return createComfyUiProvider(config);
     case 'a1111':
       return createA1111Provider(config);
+    case 'stability':
+      return createStabilityProvider(config);
     case 'local':
       return createLocalProvider(engine, local, config.name);
     default:

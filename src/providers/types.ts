@@ -59,6 +59,15 @@ export interface Capabilities {
   mode: 'sync' | 'polling';
   /** a prompt is required (else an empty prompt is allowed, e.g. Stability's erase) */
   promptRequired?: boolean;
+  /**
+   * Set when the deployment cannot serve this request whatever is dropped,
+   * because something it needs is missing or unusable (Stability's `auto`
+   * endpoint without a mask or a transparent background; its search-and-replace
+   * without "replace X with Y"). The plan answers 400 with `code`, naming
+   * `param`, before anything is sent; the message follows "Model 'm'
+   * (deployment d) ", e.g. "needs a mask …".
+   */
+  refusal?: { param: string; code: string; message: string };
 }
 
 /** One call to a deployment: part of a request (n split), with everything already prepared. */

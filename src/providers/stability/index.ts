@@ -1,0 +1,53 @@
+/**
+ * The `stability` provider type: one synchronous multipart request per image
+ * to the deployment's v2beta edit endpoint (or the one `auto` chooses), the
+ * image's bytes back. The pipeline splits `n` into calls and converts the
+ * mask to white-means-edit before this runs.
+ */
+import type { ProviderConfig } from '../../config/index.js';
+import { asPrepared } from '../../images/mask.js';
+import { UpstreamError } from '../errors.js';
+import { pingGet } from '../ping.js';
+import type { Provider } from '../types.js';
+import { checkParams, editRequest, endpointFor, MODELS, parseEditResponse, stabilityCapabilities, stabilityPreflight } from './translate.js';
+
+/** An image answer is one picture; a 4K PNG is far below this. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+export function createStabilityProvider(config: ProviderConfig): Provider {
+  return {
+    name: config.name,
+    type: config.type,
+    config,
+    capabilities: stabilityCapabilities,
+    preflight: stabilityPreflight,
+
+    async edit(call, io) {
+      const chosen = endpointFor(call.model, call.request);
+      if (chosen.endpoint === null) {
+        // the plan refuses a request `auto` cannot serve; only a misconfigured model gets here
+        throw new UpstreamError({
+          kind: 'unavailable',
+          reason: `'${call.model}' is not a Stability edit endpoint the gateway speaks (${MODELS.join(', ')})`,
+        });
+      }
+      const problems = checkParams(config.params);
+      if (problems.length > 0) throw new UpstreamError({ kind: 'unavailable', reason: `provider ${config.name}: ${problems.join('; ')}` });
+      const r = editRequest(call, config, chosen.endpoint, asPrepared(call.request.images[0]));
+      const res = await io.http.send({ method: 'POST', url: r.path, headers: r.headers, body: r.body, maxBytes: MAX_ANSWER_BYTES });
+      const image = parseEditResponse(res.status, res.headers, res.body);
+      return {
+        images: [image],
+        usage: null,
+        // the gateway flattens it when the client asked for opaque
+        background: chosen.endpoint === 'remove-background' && call.request.background !== 'opaque' ? 'transparent' : undefined,
+        partialImagesSent: 0,
+        warnings: [],
+      };
+    },
+
+    ping(io) {
+      return pingGet(io, { url: '/v1/user/account', headers: config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {} });
+    },
+  };
+}
