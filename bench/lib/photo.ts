@@ -6,7 +6,8 @@
  */
 import type { RgbaImage } from '../../src/engine/types.js';
 
-function hash2(x: number, y: number, seed: number): number {
+/** A hash of (x, y, seed) in [0, 1). */
+export function hash2(x: number, y: number, seed: number): number {
   let h = Math.imul(x | 0, 0x27d4eb2d) ^ Math.imul(y | 0, 0x165667b1) ^ Math.imul(seed | 0, 0x9e3779b1);
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -18,7 +19,7 @@ function smooth(t: number): number {
 }
 
 /** Value noise in [0, 1) on a lattice of `cell` pixels. */
-function valueNoise(x: number, y: number, cell: number, seed: number): number {
+export function valueNoise(x: number, y: number, cell: number, seed: number): number {
   const fx = x / cell;
   const fy = y / cell;
   const x0 = Math.floor(fx);
@@ -34,7 +35,8 @@ function valueNoise(x: number, y: number, cell: number, seed: number): number {
   return top + (bot - top) * ty;
 }
 
-function fbm(x: number, y: number, cell: number, octaves: number, seed: number): number {
+/** Fractal value noise in [0, 1): `octaves` layers, each half the cell and half the amplitude. */
+export function fbm(x: number, y: number, cell: number, octaves: number, seed: number): number {
   let sum = 0;
   let amp = 0.5;
   let norm = 0;
@@ -47,7 +49,7 @@ function fbm(x: number, y: number, cell: number, octaves: number, seed: number):
   return sum / norm;
 }
 
-function clamp255(v: number): number {
+export function clamp255(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
 

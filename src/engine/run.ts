@@ -16,6 +16,7 @@ import { createImage, hasTransparency } from './image.js';
 import { regionFromAlpha, type Region } from './ops/region.js';
 import { fitCover } from './ops/geometry.js';
 import { detectBackground, flatten, removeBackground } from './ops/background.js';
+import { CONFIDENT, segmentForeground } from './segment/index.js';
 import { resize, toSharp } from './ops/sharp-raw.js';
 
 export { EngineInputError } from './errors.js';
@@ -80,20 +81,33 @@ export async function encode(img: RgbaImage, format: EngineJob['outputFormat'], 
   }
 }
 
-/** Fit to the exact output size, then honour `background`. */
-async function finishPixels(img: RgbaImage, job: EngineJob, notes: string[] | null): Promise<RgbaImage> {
+/** What finishing did: notes (a leading '!' marks a warning) and the confidence of a background removal. */
+interface FinishFacts {
+  notes: string[];
+  backgroundConfidence: number | null;
+}
+
+/**
+ * Fit to the exact output size, then honour `background`. Asked for
+ * transparency without asking to cut anything out, the subject is cut out
+ * only when the segmentation is confident; otherwise the picture stays
+ * opaque, which is the safer answer than a wrong cut.
+ */
+async function finishPixels(img: RgbaImage, job: EngineJob, facts: FinishFacts | null): Promise<RgbaImage> {
   let out = await fitCover(img, job.size.width, job.size.height);
   if (job.background === 'transparent' && job.outputFormat !== 'jpeg') {
     if (!hasTransparency(out)) {
-      const bg = detectBackground(out);
-      if (bg) {
-        const r = removeBackground(out, bg);
+      const seg = segmentForeground(out);
+      if (facts) facts.backgroundConfidence = seg.confidence;
+      if (seg.confidence >= CONFIDENT) {
+        const r = removeBackground(out, seg);
         if (r.removed > 0) {
           out = r.image;
-          notes?.push('remove uniform background (background=transparent)');
+          facts?.notes.push('remove background (background=transparent)');
         }
       } else {
-        notes?.push('!background=transparent: no uniform background along the edges to remove; the image stays opaque');
+        const why = seg.doubts.length > 0 ? `: ${seg.doubts.join(', ')}` : '';
+        facts?.notes.push(`!background=transparent: no background could be told from the subject with confidence (${seg.confidence.toFixed(2)}${why}); the image stays opaque`);
       }
     }
   } else if (job.background === 'opaque' || job.outputFormat === 'jpeg') {
@@ -169,12 +183,16 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   const outputs: EngineImage[] = [];
   let operations: string[] = [];
   let transparent = false;
+  let backgroundConfidence: number | null = null;
   for (let v = 0; v < Math.max(1, job.n); v++) {
     const ctx: ApplyContext = { variant: v, fill, canvas, captureFill: k > 0, prefill };
     const res = await applyOps(composed.state, ops, ctx);
-    const notes: string[] = [];
-    const final = await finishPixels(res.state.image, job, notes);
+    const facts: FinishFacts = { notes: [], backgroundConfidence: null };
+    const final = await finishPixels(res.state.image, job, facts);
+    const notes = facts.notes;
     if (v === 0) {
+      const seen = [res.backgroundConfidence, facts.backgroundConfidence].filter((c): c is number => c !== null);
+      if (seen.length > 0) backgroundConfidence = Math.min(...seen);
       operations = [...composed.applied, ...res.applied, ...notes.filter((n) => !n.startsWith('!'))];
       warnings.push(...res.warnings, ...notes.filter((n) => n.startsWith('!')).map((n) => n.slice(1)));
     }
@@ -190,7 +208,14 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   }
 
   const background: Background = transparent ? 'transparent' : 'opaque';
-  return { images: outputs, background, operations, understood: parsed.understood, warnings: [...new Set(warnings)] };
+  return {
+    images: outputs,
+    background,
+    operations,
+    understood: parsed.understood,
+    warnings: [...new Set(warnings)],
+    ...(backgroundConfidence !== null ? { backgroundConfidence } : {}),
+  };
 }
 
 /**
