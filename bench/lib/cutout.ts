@@ -16,6 +16,18 @@ export interface CutoutScene {
 
 type Rgb = [number, number, number];
 
+/**
+ * A soft elliptical shadow: (u, v) is the position in the shadow's own
+ * units; `depth` of the light is left inside radius `core`, rising to all of
+ * it at radius `outer`.
+ */
+function shadow(c: Rgb, u: number, v: number, core: number, outer: number, depth: number): Rgb {
+  const d = Math.sqrt(u * u + v * v);
+  if (d >= outer) return c;
+  const k = d < core ? depth : depth + (1 - depth) * ((d - core) / (outer - core));
+  return [c[0] * k, c[1] * k, c[2] * k];
+}
+
 /** Share of the pixel (x, y) inside a shape, from 4×4 samples. */
 function coverage(x: number, y: number, inside: (fx: number, fy: number) => boolean): number {
   let c = 0;
@@ -93,16 +105,7 @@ export function mugShot(w = 320, h = 240): CutoutScene {
     let g = 122 - 32 * t + 22 * grain + 10 * ring;
     let b = 80 - 22 * t + 14 * grain + 6 * ring;
     // the mug's soft shadow, thrown to the right and back
-    const sx = (x - (cx + 50 * s)) / (85 * s);
-    const sy = (y - (bodyB - 10 * s)) / (14 * s);
-    const sd = Math.sqrt(sx * sx + sy * sy);
-    if (sd < 1.4) {
-      const k = sd < 0.8 ? 0.55 : 0.55 + 0.45 * ((sd - 0.8) / 0.6);
-      r *= k;
-      g *= k;
-      b *= k;
-    }
-    return [r, g, b];
+    return shadow([r, g, b], (x - (cx + 50 * s)) / (85 * s), (y - (bodyB - 10 * s)) / (14 * s), 0.8, 1.4, 0.55);
   };
   const paint = (x: number, y: number): Rgb => {
     // cylinder shading across the body, lit from the left
@@ -126,19 +129,10 @@ export function ballOnStone(w = 320, h = 240): CutoutScene {
     const stone = fbm(x, y, 24 * s, 4, 21);
     const cracks = Math.abs(fbm(x, y, 60 * s, 2, 22) - 0.5) < 0.015 ? -35 : 0;
     const light = 1.08 - 0.35 * (x / w) - 0.15 * (y / h);
-    let r = (150 + 60 * stone + cracks) * light;
-    let g = (142 + 55 * stone + cracks) * light;
-    let b = (124 + 45 * stone + cracks) * light;
-    const sx = (x - (bx + 40 * s)) / (75 * s);
-    const sy = (y - (by + 48 * s)) / (30 * s);
-    const sd = Math.sqrt(sx * sx + sy * sy);
-    if (sd < 1.3) {
-      const k = sd < 0.6 ? 0.5 : 0.5 + 0.5 * ((sd - 0.6) / 0.7);
-      r *= k;
-      g *= k;
-      b *= k;
-    }
-    return [r, g, b];
+    const r = (150 + 60 * stone + cracks) * light;
+    const g = (142 + 55 * stone + cracks) * light;
+    const b = (124 + 45 * stone + cracks) * light;
+    return shadow([r, g, b], (x - (bx + 40 * s)) / (75 * s), (y - (by + 48 * s)) / (30 * s), 0.6, 1.3, 0.5);
   };
   const paint = (x: number, y: number): Rgb => {
     // a lit sphere: light from the upper left, a highlight

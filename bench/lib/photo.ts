@@ -191,19 +191,22 @@ export function makeLandscape(size: number): RgbaImage {
   return { width: w, height: h, data };
 }
 
-/** A centred ellipse (aspect 4:3) covering `fraction` of the image, as a hole mask. */
-export function ellipseMask(w: number, h: number, fraction: number, cx = w / 2, cy = h / 2): Uint8Array {
-  // area = pi * a * b with a = 4k, b = 3k
-  const k = Math.sqrt((fraction * w * h) / (Math.PI * 12));
-  const a = 4 * k;
-  const b = 3 * k;
+/** An elliptical hole mask centred at (cx, cy) with radii rx, ry. */
+export function ellipseHole(w: number, h: number, cx: number, cy: number, rx: number, ry: number): Uint8Array {
   const m = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const dx = (x + 0.5 - cx) / a;
-      const dy = (y + 0.5 - cy) / b;
+      const dx = (x + 0.5 - cx) / rx;
+      const dy = (y + 0.5 - cy) / ry;
       if (dx * dx + dy * dy <= 1) m[y * w + x] = 1;
     }
   }
   return m;
+}
+
+/** A centred ellipse (aspect 4:3) covering `fraction` of the image, as a hole mask. */
+export function ellipseMask(w: number, h: number, fraction: number, cx = w / 2, cy = h / 2): Uint8Array {
+  // area = pi * a * b with a = 4k, b = 3k
+  const k = Math.sqrt((fraction * w * h) / (Math.PI * 12));
+  return ellipseHole(w, h, cx, cy, 4 * k, 3 * k);
 }

@@ -6,7 +6,7 @@
  * the truth. Deterministic (integer hashes, float64).
  */
 import type { RgbaImage } from '../../src/engine/types.js';
-import { clamp255, ellipseMask, fbm, hash2, makeLandscape } from './photo.js';
+import { clamp255, ellipseHole, ellipseMask, fbm, hash2, makeLandscape } from './photo.js';
 
 export interface FillScene {
   name: string;
@@ -33,18 +33,6 @@ function draw(w: number, h: number, fn: (x: number, y: number) => Rgb, grain: nu
     }
   }
   return { width: w, height: h, data };
-}
-
-export function ellipseHole(w: number, h: number, cx: number, cy: number, rx: number, ry: number): Uint8Array {
-  const m = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const dx = (x + 0.5 - cx) / rx;
-      const dy = (y + 0.5 - cy) / ry;
-      if (dx * dx + dy * dy <= 1) m[y * w + x] = 1;
-    }
-  }
-  return m;
 }
 
 /** Where the horizon is at column x (the sea below it). */

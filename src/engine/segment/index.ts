@@ -26,6 +26,7 @@
  */
 import type { RgbaImage } from '../types.js';
 import { CutGraph } from './maxflow.js';
+import { dilate } from '../fill/level.js';
 import { bestComponent, fitGmm, gaussianOf, logLikelihood, refitGmm, type Gmm } from './gmm.js';
 
 export interface Segmentation {
@@ -336,37 +337,6 @@ function refineFull(img: RgbaImage, f: number, coarse: Uint8Array, cw: number, m
   g.maxflow();
   for (let i = 0; i < n; i++) if (ids[i] >= 0) lab[i] = g.isSource(ids[i]) ? 1 : 0;
   return lab;
-}
-
-/** Square (Chebyshev) dilation of a 0/1 map by r. */
-function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
-  const tmp = new Uint8Array(w * h);
-  const out = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    let last = -1e9;
-    for (let x = 0; x < w; x++) {
-      if (mask[y * w + x]) last = x;
-      if (x - last <= r) tmp[y * w + x] = 1;
-    }
-    last = 1e9;
-    for (let x = w - 1; x >= 0; x--) {
-      if (mask[y * w + x]) last = x;
-      if (last - x <= r) tmp[y * w + x] = 1;
-    }
-  }
-  for (let x = 0; x < w; x++) {
-    let last = -1e9;
-    for (let y = 0; y < h; y++) {
-      if (tmp[y * w + x]) last = y;
-      if (y - last <= r) out[y * w + x] = 1;
-    }
-    last = 1e9;
-    for (let y = h - 1; y >= 0; y--) {
-      if (tmp[y * w + x]) last = y;
-      if (last - y <= r) out[y * w + x] = 1;
-    }
-  }
-  return out;
 }
 
 /** Summed-area table of v·[sel], 1 channel; (w+1)×(h+1). */
