@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { createEngine } from '../src/engine/index.js';
 import type { EngineJob, RgbaImage } from '../src/engine/types.js';
+import { mugShot } from '../bench/lib/cutout.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'docs', 'engine', 'examples');
@@ -149,7 +150,8 @@ async function main(): Promise<void> {
     { file: '19-mirror', prompt: 'mirror', input: land },
     { file: '20-text-top', prompt: "add the text 'SALE' at the top", input: land },
     { file: '21-text-corner', prompt: "write “Summer 2024” in the bottom right corner", input: land },
-    { file: '22-remove-background', prompt: 'remove the background', input: product() },
+    // a photo-like product shot: gradient wall, wooden table, a shadow, the handle's hole
+    { file: '22-remove-background', prompt: 'remove the background', input: mugShot(368, 276).image },
     { file: '23-replace-background', prompt: 'replace the background with #3366ff', input: product() },
     { file: '24-crop-square', prompt: 'crop to square', input: land, job: { size: { width: H, height: H } } },
     { file: '25-zoom', prompt: 'zoom in 2x', input: land },

@@ -6,7 +6,8 @@
  */
 import type { RgbaImage } from '../../src/engine/types.js';
 
-function hash2(x: number, y: number, seed: number): number {
+/** A hash of (x, y, seed) in [0, 1). */
+export function hash2(x: number, y: number, seed: number): number {
   let h = Math.imul(x | 0, 0x27d4eb2d) ^ Math.imul(y | 0, 0x165667b1) ^ Math.imul(seed | 0, 0x9e3779b1);
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -18,7 +19,7 @@ function smooth(t: number): number {
 }
 
 /** Value noise in [0, 1) on a lattice of `cell` pixels. */
-function valueNoise(x: number, y: number, cell: number, seed: number): number {
+export function valueNoise(x: number, y: number, cell: number, seed: number): number {
   const fx = x / cell;
   const fy = y / cell;
   const x0 = Math.floor(fx);
@@ -34,7 +35,8 @@ function valueNoise(x: number, y: number, cell: number, seed: number): number {
   return top + (bot - top) * ty;
 }
 
-function fbm(x: number, y: number, cell: number, octaves: number, seed: number): number {
+/** Fractal value noise in [0, 1): `octaves` layers, each half the cell and half the amplitude. */
+export function fbm(x: number, y: number, cell: number, octaves: number, seed: number): number {
   let sum = 0;
   let amp = 0.5;
   let norm = 0;
@@ -47,7 +49,7 @@ function fbm(x: number, y: number, cell: number, octaves: number, seed: number):
   return sum / norm;
 }
 
-function clamp255(v: number): number {
+export function clamp255(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }
 
@@ -189,19 +191,22 @@ export function makeLandscape(size: number): RgbaImage {
   return { width: w, height: h, data };
 }
 
-/** A centred ellipse (aspect 4:3) covering `fraction` of the image, as a hole mask. */
-export function ellipseMask(w: number, h: number, fraction: number, cx = w / 2, cy = h / 2): Uint8Array {
-  // area = pi * a * b with a = 4k, b = 3k
-  const k = Math.sqrt((fraction * w * h) / (Math.PI * 12));
-  const a = 4 * k;
-  const b = 3 * k;
+/** An elliptical hole mask centred at (cx, cy) with radii rx, ry. */
+export function ellipseHole(w: number, h: number, cx: number, cy: number, rx: number, ry: number): Uint8Array {
   const m = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const dx = (x + 0.5 - cx) / a;
-      const dy = (y + 0.5 - cy) / b;
+      const dx = (x + 0.5 - cx) / rx;
+      const dy = (y + 0.5 - cy) / ry;
       if (dx * dx + dy * dy <= 1) m[y * w + x] = 1;
     }
   }
   return m;
+}
+
+/** A centred ellipse (aspect 4:3) covering `fraction` of the image, as a hole mask. */
+export function ellipseMask(w: number, h: number, fraction: number, cx = w / 2, cy = h / 2): Uint8Array {
+  // area = pi * a * b with a = 4k, b = 3k
+  const k = Math.sqrt((fraction * w * h) / (Math.PI * 12));
+  return ellipseHole(w, h, cx, cy, 4 * k, 3 * k);
 }

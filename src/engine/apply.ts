@@ -16,7 +16,8 @@ import { gaussianBlur, sharpen } from './ops/blur.js';
 import { pixelate } from './ops/pixelate.js';
 import { border, cropSquare, flip, rotate, zoom } from './ops/geometry.js';
 import { addText } from './ops/text.js';
-import { detectBackground, removeBackground, replaceBackground } from './ops/background.js';
+import { removeBackground, replaceBackground } from './ops/background.js';
+import { CONFIDENT, segmentForeground } from './segment/index.js';
 import { composeAt, merge } from './ops/merge.js';
 
 /**
@@ -131,7 +132,17 @@ export interface ApplyResult {
   snapshots: FillSnapshot[];
   /** whether a content-aware fill actually ran */
   filled: boolean;
+  /** the lowest confidence of the background removals that ran (null: none ran) */
+  backgroundConfidence: number | null;
 }
+
+/**
+ * A cut-out with almost no subject or almost no background is a failure to
+ * find either, not a result: below / above these foreground shares nothing
+ * is removed.
+ */
+const NOTHING_FOUND = 0.005;
+const EVERYTHING_FOUND = 0.97;
 
 /** Blur sigma when none was given: 0.5% of the longer side, at least 1.5 px. */
 export const defaultBlurSigma = (img: RgbaImage): number => Math.max(1.5, 0.005 * Math.max(img.width, img.height));
@@ -215,6 +226,7 @@ export async function applyOps(
   const warnings: string[] = [];
   const snapshots: FillSnapshot[] = [];
   let filled = false;
+  let backgroundConfidence: number | null = null;
   // the region a fill last ran on: a second "remove …" on the same region has nothing left to do
   let filledRegion: Region | undefined = resumed ? start.region : undefined;
   const f = variantFactor(ctx.variant);
@@ -298,14 +310,17 @@ export async function applyOps(
       }
       case 'remove-background':
       case 'replace-background': {
-        const bg = detectBackground(img);
-        if (!bg) {
-          warnings.push(`${describeOp(op)}: no uniform background colour found along the edges; nothing was changed`);
+        const seg = segmentForeground(img);
+        backgroundConfidence = Math.min(backgroundConfidence ?? 1, seg.confidence);
+        const unsure = `(confidence ${seg.confidence.toFixed(2)}${seg.doubts.length > 0 ? `: ${seg.doubts.join(', ')}` : ''})`;
+        if (seg.foregroundShare < NOTHING_FOUND || seg.foregroundShare > EVERYTHING_FOUND) {
+          warnings.push(`${describeOp(op)}: could not tell a subject from the background ${unsure}; nothing was changed`);
           label = null;
           break;
         }
+        if (seg.confidence < CONFIDENT) warnings.push(`${describeOp(op)}: unsure where the subject ends ${unsure}`);
         state = await inRegion(state, (m) =>
-          op.kind === 'remove-background' ? removeBackground(m, bg).image : replaceBackground(m, bg, op.color).image,
+          op.kind === 'remove-background' ? removeBackground(m, seg).image : replaceBackground(m, op.color, seg).image,
         );
         break;
       }
@@ -348,7 +363,7 @@ export async function applyOps(
     }
     if (label) applied.push(label);
   }
-  return { state, applied, warnings, snapshots, filled };
+  return { state, applied, warnings, snapshots, filled, backgroundConfidence };
 }
 
 /**

@@ -16,6 +16,7 @@ import { createImage, hasTransparency } from './image.js';
 import { regionFromAlpha, type Region } from './ops/region.js';
 import { fitCover, letterbox, nearestSize, type BarFill } from './ops/geometry.js';
 import { detectBackground, flatten, removeBackground } from './ops/background.js';
+import { CONFIDENT, segmentForeground } from './segment/index.js';
 import { resize, toSharp } from './ops/sharp-raw.js';
 import { encodeAs } from '../images/encode.js';
 
@@ -87,27 +88,38 @@ function mergeShape(images: readonly RgbaImage[], layout: MergeLayout): { width:
   return images[0]!;
 }
 
+/** What finishing did: notes (a leading '!' marks a warning) and the confidence of a background removal. */
+interface FinishFacts {
+  notes: string[];
+  backgroundConfidence: number | null;
+}
+
 /**
  * Fit to the exact output size, then honour `background`. 'contain' (the
  * default) keeps the whole picture and letterboxes: transparent bars when the
  * output keeps transparency and the picture has some or asked for it, else
  * the uniform background colour, else each side's edge colour. 'cover' (the
- * prompt asked to crop) fills the size and crops the centre.
+ * prompt asked to crop) fills the size and crops the centre. Asked for
+ * transparency without asking to cut anything out, the subject is cut out
+ * only when the segmentation is confident; otherwise the picture stays
+ * opaque, which is the safer answer than a wrong cut.
  */
-async function finishPixels(img: RgbaImage, size: Size, mode: FitMode, job: EngineJob, notes: string[] | null): Promise<RgbaImage> {
+async function finishPixels(img: RgbaImage, size: Size, mode: FitMode, job: EngineJob, facts: FinishFacts | null): Promise<RgbaImage> {
   let pic = img;
   const keepsAlpha = job.outputFormat !== 'jpeg';
   if (job.background === 'transparent' && keepsAlpha && !hasTransparency(pic)) {
     // before the letterbox, whose transparent bars would otherwise hide the opaque background from this check
-    const bg = detectBackground(pic);
-    if (bg) {
-      const r = removeBackground(pic, bg);
+    const seg = segmentForeground(pic);
+    if (facts) facts.backgroundConfidence = seg.confidence;
+    if (seg.confidence >= CONFIDENT) {
+      const r = removeBackground(pic, seg);
       if (r.removed > 0) {
         pic = r.image;
-        notes?.push('remove uniform background (background=transparent)');
+        facts?.notes.push('remove background (background=transparent)');
       }
     } else {
-      notes?.push('!background=transparent: no uniform background along the edges to remove; the image stays opaque');
+      const why = seg.doubts.length > 0 ? `: ${seg.doubts.join(', ')}` : '';
+      facts?.notes.push(`!background=transparent: no background could be told from the subject with confidence (${seg.confidence.toFixed(2)}${why}); the image stays opaque`);
     }
   }
   let out: RgbaImage;
@@ -210,13 +222,17 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   let transparent = false;
   // 'auto' follows the edited picture's shape; every variant shares variant 0's size
   let size: Size | null = null;
+  let backgroundConfidence: number | null = null;
   for (let v = 0; v < Math.max(1, job.n); v++) {
     const ctx: ApplyContext = { variant: v, fill, canvas, captureFill: k > 0, prefill };
     const res = await applyOps(composed.state, ops, ctx);
     size ??= sizeFor(job, res.state.image.width, res.state.image.height);
-    const notes: string[] = [];
-    const final = await finishPixels(res.state.image, size, mode, job, notes);
+    const facts: FinishFacts = { notes: [], backgroundConfidence: null };
+    const final = await finishPixels(res.state.image, size, mode, job, facts);
+    const notes = facts.notes;
     if (v === 0) {
+      const seen = [res.backgroundConfidence, facts.backgroundConfidence].filter((c): c is number => c !== null);
+      if (seen.length > 0) backgroundConfidence = Math.min(...seen);
       operations = [...composed.applied, ...res.applied, ...notes.filter((n) => !n.startsWith('!'))];
       warnings.push(...res.warnings, ...notes.filter((n) => n.startsWith('!')).map((n) => n.slice(1)));
     }
@@ -232,7 +248,15 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   }
 
   const background: Background = transparent ? 'transparent' : 'opaque';
-  return { images: outputs, size: size!, background, operations, understood: parsed.understood, warnings: [...new Set(warnings)] };
+  return {
+    images: outputs,
+    size: size!,
+    background,
+    operations,
+    understood: parsed.understood,
+    warnings: [...new Set(warnings)],
+    ...(backgroundConfidence !== null ? { backgroundConfidence } : {}),
+  };
 }
 
 /** "rotate 90° clockwise and invert colours" */

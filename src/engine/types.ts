@@ -59,6 +59,11 @@ export interface EngineResult {
   understood: boolean;
   /** e.g. "instruction not understood: 'make it look like a cat'" */
   warnings: string[];
+  /**
+   * How sure the background removal was, 0-1 (the lowest if several ran);
+   * absent when none ran. Below 0.6 a warning says why.
+   */
+  backgroundConfidence?: number;
 }
 
 export interface EngineRunOptions {

@@ -76,13 +76,19 @@ test('mergeLayout: row, column, and the best grid for the canvas', () => {
   }
 });
 
-test('detectBackground finds a plain colour and its share; removal keeps the subject', () => {
+test('detectBackground finds a plain colour and its share; removal keeps the subject exactly', () => {
   const img = subjectOnPlain(80, 80, [20, 200, 90, 255]);
   const bg = detectBackground(img)!;
   assert.deepEqual(bg.color, [20, 200, 90]);
   assert.equal(bg.share, 1);
-  const { image, removed } = removeBackground(img, bg);
-  assert.ok(removed > 80 * 80 * 0.6);
+  const { image, removed, confidence, doubts } = removeBackground(img);
+  // hard-edged disc on a flat colour: every background pixel goes, every disc pixel stays
+  let background = 0;
+  for (let i = 0; i < 80 * 80; i++) if (img.data[i * 4] === 20) background++;
+  assert.equal(removed, background);
+  for (let i = 0; i < 80 * 80; i++) assert.equal(image.data[i * 4 + 3], img.data[i * 4] === 20 ? 0 : 255);
+  assert.ok(confidence >= 0.9, `confidence ${confidence}`);
+  assert.deepEqual(doubts, []);
   assert.equal(px(image, 0, 0)[3], 0);
   assert.equal(px(image, 40, 40)[3], 255);
   assert.deepEqual(px(flatten(image, [9, 9, 9]), 0, 0), [9, 9, 9, 255]);

@@ -26,7 +26,8 @@
 import type { RgbaImage } from '../types.js';
 import { analyse, countValidSources, downsample, holeHalfWidth, listHole, type Level } from './level.js';
 import { greedyFill } from './init.js';
-import { computeDistances, patchMatchPass, randomNnf, sharpen, upsampleNnf, vote, voteWeights } from './nnf.js';
+import { computeDistances, guideField, patchMatchPass, randomNnf, sharpen, upsampleNnf, vote, voteWeights } from './nnf.js';
+import { buildGuide, enlargeGuide, GUIDE_SIDE, halveGuide } from './structure.js';
 import { Rng } from './rng.js';
 import { smoothFill } from './smooth.js';
 
@@ -70,7 +71,7 @@ const MIN_VALID_SOURCES = 32;
  * used) fewer, to bound the time, but at least one.
  */
 function emIterations(li: number, count: number, targets: number): number {
-  const base = li === count - 1 ? 16 : li === 0 ? 2 : li === 1 ? 3 : 6;
+  const base = li === count - 1 ? 8 : li === 0 ? 1 : li === 1 ? 2 : 4;
   const t = Math.max(1, targets);
   if (t * base > EM_MAX_WORK) return Math.max(1, Math.floor(EM_MAX_WORK / t));
   return Math.min(3 * base, Math.max(base, Math.floor(EM_SMALL_WORK / t)));
@@ -162,6 +163,7 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
     radii.push(rn);
   }
 
+  const guides = levelGuides(levels);
   const rng = new Rng(options.seed);
   const count = levels.length;
   let pass = 0;
@@ -173,8 +175,9 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
     const nnd = new Int32Array(lv.w * lv.h);
     const weights = new Float64Array(lv.w * lv.h);
     let nnf: Int32Array;
+    const guide = guides[li] ? guideField(guides[li]!, lv.w, info.r) : null;
     if (prev === null) {
-      greedyFill(lv, info, rng, alphaVaries, stop);
+      greedyFill(lv, info, rng, alphaVaries, stop, guide);
       nnf = randomNnf(lv, info, rng);
     } else {
       nnf = upsampleNnf(prev.level, prev.info, prev.nnf, lv, info, rng);
@@ -187,9 +190,9 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
     const passes = pmPasses(li, count);
     for (let it = 0; it < iters; it++) {
       stop();
-      computeDistances(lv, info, nnf, nnd, alphaVaries);
+      computeDistances(lv, info, nnf, nnd, alphaVaries, guide);
       for (let ps = 0; ps < passes; ps++) {
-        patchMatchPass(lv, info, nnf, nnd, rng, (pass++ & 1) === 1, maxRadius, alphaVaries);
+        patchMatchPass(lv, info, nnf, nnd, rng, (pass++ & 1) === 1, maxRadius, alphaVaries, guide);
       }
       stop();
       voteWeights(lv, info, nnd, true, weights);
@@ -209,6 +212,36 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
   compose(out, level0, alphaVaries ? -1 : alpha);
   if (options.onScale) report(new Uint8ClampedArray(out), count - 1, count);
   return { width: w, height: h, data: out };
+}
+
+/**
+ * The structure guide for every level: built on the finest level at most
+ * GUIDE_SIDE across (or the coarsest there is), halved for the coarser
+ * levels and enlarged for the finer ones. Null where there is no guide.
+ */
+/**
+ * The finest level that uses the guide. Below it the field comes up from
+ * the coarser levels with the structure already decided, and those levels
+ * only refine detail, which the colours alone do well; the guide there
+ * would cost a third of the fill's time.
+ */
+const GUIDE_FINEST = 1;
+
+function levelGuides(levels: Level[]): (Uint8Array | null)[] {
+  let gl = levels.length - 1;
+  for (let li = 0; li < levels.length; li++) {
+    if (Math.max(levels[li].w, levels[li].h) <= GUIDE_SIDE) {
+      gl = li;
+      break;
+    }
+  }
+  const out: (Uint8Array | null)[] = levels.map(() => null);
+  const g = buildGuide(levels[gl]);
+  if (g === null) return out;
+  out[gl] = g.img;
+  for (let li = gl + 1; li < levels.length; li++) out[li] = halveGuide(out[li - 1]!, levels[li - 1].w, levels[li - 1].h);
+  for (let li = gl - 1; li >= GUIDE_FINEST; li--) out[li] = enlargeGuide(g.img, g.w, g.h, levels[li].w, levels[li].h, gl - li);
+  return out;
 }
 
 /** Copy the hole pixels of the full-size level into the output (alpha forced to `alpha` when >= 0). */

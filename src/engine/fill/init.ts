@@ -13,6 +13,7 @@
  */
 import type { Level, LevelInfo } from './level.js';
 import type { Rng } from './rng.js';
+import { guideDist, type GuideField } from './nnf.js';
 
 /** Up to this many (hole pixel × source patch) pairs, search exhaustively; above, at random. */
 const EXHAUSTIVE_LIMIT = 1_500_000;
@@ -21,7 +22,7 @@ const RANDOM_BUDGET = 8_000_000;
 /** Poll for cancellation every this many pixels. */
 const POLL_EVERY = 4096;
 
-export function greedyFill(level: Level, info: LevelInfo, rng: Rng, useAlpha: boolean, poll: () => void): void {
+export function greedyFill(level: Level, info: LevelInfo, rng: Rng, useAlpha: boolean, poll: () => void, guide: GuideField | null = null): void {
   const { w, h, img, hole, holeList } = level;
   const { r, validList, validSrc } = info;
   const nv = validList.length;
@@ -74,8 +75,10 @@ export function greedyFill(level: Level, info: LevelInfo, rng: Rng, useAlpha: bo
   let top = P * P;
 
   // masked SSD between the patch centred at p (known pixels only) and the source patch at s
+  // (the guide is known everywhere, so it speaks for the unknown pixels too)
   const masked = (p: number, s: number, best: number): number => {
-    let d = 0;
+    let d = guide ? guideDist(guide, p, s) : 0;
+    if (d >= best) return d;
     for (let dy = -r; dy <= r; dy++) {
       const rowP = p + dy * w;
       const rowS = s + dy * w;

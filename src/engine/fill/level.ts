@@ -101,7 +101,7 @@ export function downsample(src: Level): Level {
 }
 
 /** Square dilation of a 0/1 mask by radius r (separable running max). */
-function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
+export function dilate(mask: Uint8Array, w: number, h: number, r: number): Uint8Array {
   const tmp = new Uint8Array(w * h);
   const out = new Uint8Array(w * h);
   // horizontal: distance to the last set pixel on the left / next on the right

@@ -113,6 +113,46 @@ function distRgba(img: Uint8Array, a: number, b: number, P: number, rowSkip: num
 
 const NO_LIMIT = 0x7fffffff;
 
+/**
+ * The structure guide's say in a patch distance (structure.ts): squared RGB
+ * differences of the guide at 3×3 points of the two patches (corners, edge
+ * middles, centre), times GUIDE_WEIGHT. Nine points are enough because the
+ * guide is blurred; 9 × 5 ≈ 49, so it weighs about as much as the colours of
+ * the whole patch. Integer, like the colour distance.
+ */
+export const GUIDE_WEIGHT = 5;
+
+export interface GuideField {
+  /** RGBA guide of this level (same size) */
+  img: Uint8Array;
+  /** byte offsets of the nine sample points from a patch centre */
+  taps: Int32Array;
+}
+
+export function guideField(img: Uint8Array, w: number, r: number): GuideField {
+  const taps = new Int32Array(9);
+  let k = 0;
+  for (let dy = -r; dy <= r; dy += r) for (let dx = -r; dx <= r; dx += r) taps[k++] = (dy * w + dx) * 4;
+  return { img, taps };
+}
+
+/** Guide distance between the patches centred at pixels p and q. */
+export function guideDist(g: GuideField, p: number, q: number): number {
+  const { img, taps } = g;
+  const a = p << 2;
+  const b = q << 2;
+  let d = 0;
+  for (let k = 0; k < 9; k++) {
+    const ta = a + taps[k];
+    const tb = b + taps[k];
+    const e0 = img[ta] - img[tb];
+    const e1 = img[ta + 1] - img[tb + 1];
+    const e2 = img[ta + 2] - img[tb + 2];
+    d += e0 * e0 + e1 * e1 + e2 * e2;
+  }
+  return d * GUIDE_WEIGHT;
+}
+
 /** Random NNF: every target gets a uniformly drawn valid source patch. */
 export function randomNnf(level: Level, info: LevelInfo, rng: Rng): Int32Array {
   const nnf = new Int32Array(level.w * level.h).fill(-1);
@@ -174,7 +214,14 @@ export function upsampleNnf(
 }
 
 /** Full patch distances of the current matches against the current image. */
-export function computeDistances(level: Level, info: LevelInfo, nnf: Int32Array, nnd: Int32Array, useAlpha: boolean): void {
+export function computeDistances(
+  level: Level,
+  info: LevelInfo,
+  nnf: Int32Array,
+  nnd: Int32Array,
+  useAlpha: boolean,
+  guide: GuideField | null = null,
+): void {
   const w = level.w;
   const r = info.r;
   const P = 2 * r + 1;
@@ -186,11 +233,14 @@ export function computeDistances(level: Level, info: LevelInfo, nnf: Int32Array,
     const p = targets[k];
     const a = (p - tl) << 2;
     const b = (nnf[p] - tl) << 2;
-    nnd[p] = useAlpha
-      ? distRgba(img, a, b, P, rowSkip, NO_LIMIT)
-      : P === 7
-        ? distRgb7(img, a, b, P, rowSkip, NO_LIMIT)
-        : distRgb(img, a, b, P, rowSkip, NO_LIMIT);
+    const gd = guide ? guideDist(guide, p, nnf[p]) : 0;
+    nnd[p] =
+      gd +
+      (useAlpha
+        ? distRgba(img, a, b, P, rowSkip, NO_LIMIT)
+        : P === 7
+          ? distRgb7(img, a, b, P, rowSkip, NO_LIMIT)
+          : distRgb(img, a, b, P, rowSkip, NO_LIMIT));
   }
 }
 
@@ -209,6 +259,7 @@ export function patchMatchPass(
   reverse: boolean,
   maxRadius: number,
   useAlpha: boolean,
+  guide: GuideField | null = null,
 ): void {
   const w = level.w;
   const h = level.h;
@@ -224,6 +275,13 @@ export function patchMatchPass(
   const sh = reverse ? -1 : 1;
   const sv = reverse ? -w : w;
   const dist = useAlpha ? distRgba : P === 7 ? distRgb7 : distRgb;
+  // the guide's part first: it is cheap, and often already enough to reject
+  const cost = guide
+    ? (pa: number, p: number, c: number, bestD: number): number => {
+        const gd = guideDist(guide, p, c);
+        return gd >= bestD ? gd : gd + dist(img, pa, (c - tl) << 2, P, rowSkip, bestD - gd);
+      }
+    : (pa: number, _p: number, c: number, bestD: number): number => dist(img, pa, (c - tl) << 2, P, rowSkip, bestD);
   for (let k = reverse ? n - 1 : 0; reverse ? k >= 0 : k < n; k += sh) {
     const p = targets[k];
     let best = nnf[p];
@@ -235,7 +293,7 @@ export function patchMatchPass(
     if (q >= 0) {
       const c = q + sh;
       if (c !== best && validSrc[c] === 1) {
-        const d = dist(img, pa, (c - tl) << 2, P, rowSkip, bestD);
+        const d = cost(pa, p, c, bestD);
         if (d < bestD) {
           best = c;
           bestD = d;
@@ -246,7 +304,7 @@ export function patchMatchPass(
     if (q >= 0) {
       const c = q + sv;
       if (c !== best && validSrc[c] === 1) {
-        const d = dist(img, pa, (c - tl) << 2, P, rowSkip, bestD);
+        const d = cost(pa, p, c, bestD);
         if (d < bestD) {
           best = c;
           bestD = d;
@@ -266,7 +324,7 @@ export function patchMatchPass(
         const y = ylo + rng.int(yhi - ylo + 1);
         const c = y * w + x;
         if (c === best || validSrc[c] !== 1) continue;
-        const d = dist(img, pa, (c - tl) << 2, P, rowSkip, bestD);
+        const d = cost(pa, p, c, bestD);
         if (d < bestD) {
           best = c;
           bestD = d;

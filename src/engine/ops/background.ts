@@ -1,10 +1,11 @@
 /**
- * Uniform-background detection and removal by flood fill from the borders.
- * This finds plain studio-style backgrounds (a flat or nearly flat colour
- * touching the edges); it does not segment subjects out of busy photos.
+ * Background removal and replacement on the foreground/background
+ * segmentation (../segment: GrabCut seeded from the border, soft edges), and
+ * the dominant edge colour a transparent picture is flattened onto.
  */
 import type { RgbaImage } from '../types.js';
 import type { Rgb } from '../colors.js';
+import { segmentForeground, type Segmentation } from '../segment/index.js';
 
 export interface BackgroundGuess {
   color: Rgb;
@@ -73,91 +74,37 @@ export function detectBackground(img: RgbaImage, minShare = 0.5): BackgroundGues
   return share >= minShare ? { color, tolerance, share } : null;
 }
 
-/**
- * Background pixels: connected (4-neighbours) to the image border through
- * pixels within tolerance of the background colour, or already transparent.
- * Returns per-pixel RGB distance too, for soft edges.
- */
-function floodBackground(img: RgbaImage, bg: BackgroundGuess): { mask: Uint8Array; count: number; dist: Float32Array } {
-  const { width: w, height: h, data: d } = img;
-  const n = w * h;
-  const dist = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = i * 4;
-    const dr = d[p]! - bg.color[0], dg = d[p + 1]! - bg.color[1], db = d[p + 2]! - bg.color[2];
-    dist[i] = d[p + 3]! < 16 ? 0 : Math.sqrt(dr * dr + dg * dg + db * db);
-  }
-  const mask = new Uint8Array(n);
-  const stack = new Int32Array(n);
-  let top = 0;
-  let count = 0;
-  const tol = bg.tolerance;
-  for (const i of borderIndices(w, h)) {
-    if (dist[i]! <= tol && mask[i] === 0) { mask[i] = 1; stack[top++] = i; count++; }
-  }
-  while (top > 0) {
-    const i = stack[--top]!;
-    const x = i % w;
-    const nb = [x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, i - w, i + w];
-    for (const j of nb) {
-      if (j < 0 || j >= n || mask[j] !== 0 || dist[j]! > tol) continue;
-      mask[j] = 1;
-      stack[top++] = j;
-      count++;
-    }
-  }
-  return { mask, count, dist };
+export interface BackgroundCut {
+  image: RgbaImage;
+  /** pixels made fully transparent (or fully replaced) */
+  removed: number;
+  /** 0-1, from the segmentation: below CONFIDENT the caller warns */
+  confidence: number;
+  /** why the segmentation doubts, in words */
+  doubts: string[];
 }
 
 /**
- * For each pixel how much it belongs to the background (0-1): 1 inside the
- * flood, a ramp for pixels touching it whose colour is between 1× and 2.5×
- * the tolerance away (anti-aliased subject edges), 0 elsewhere.
+ * Make the background transparent: the segmentation's alpha multiplies the
+ * picture's own, and partly transparent edge pixels take the matte's
+ * foreground colour (no fringe of the old background).
  */
-function backgroundWeights(img: RgbaImage, bg: BackgroundGuess): { weight: Float32Array; count: number } {
-  const { width: w, height: h } = img;
-  const { mask, count, dist } = floodBackground(img, bg);
-  const weight = new Float32Array(w * h);
-  const tol = bg.tolerance;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      if (mask[i]) { weight[i] = 1; continue; }
-      const touches =
-        (x > 0 && mask[i - 1]) || (x < w - 1 && mask[i + 1]) || (y > 0 && mask[i - w]) || (y < h - 1 && mask[i + w]);
-      if (!touches) continue;
-      const t = (dist[i]! - tol) / (1.5 * tol);
-      if (t < 1) weight[i] = 1 - Math.max(0, t);
-    }
+export function removeBackground(img: RgbaImage, seg: Segmentation = segmentForeground(img)): BackgroundCut {
+  const out = new Uint8ClampedArray(seg.foreground);
+  let removed = 0;
+  for (let i = 0; i < seg.alpha.length; i++) {
+    const a = seg.alpha[i]!;
+    const p = i * 4 + 3;
+    out[p] = Math.round((img.data[p]! * a) / 255);
+    if (a === 0) removed++;
   }
-  return { weight, count };
+  return { image: { width: img.width, height: img.height, data: out }, removed, confidence: seg.confidence, doubts: seg.doubts };
 }
 
-/** Make the border-connected background transparent. `removed` = pixels now fully transparent. */
-export function removeBackground(img: RgbaImage, bg: BackgroundGuess): { image: RgbaImage; removed: number } {
-  const { weight, count } = backgroundWeights(img, bg);
-  const out = new Uint8ClampedArray(img.data);
-  for (let i = 0; i < weight.length; i++) {
-    const wt = weight[i]!;
-    if (wt > 0) out[i * 4 + 3] = out[i * 4 + 3]! * (1 - wt);
-  }
-  return { image: { width: img.width, height: img.height, data: out }, removed: count };
-}
-
-/** Paint the border-connected background with an opaque colour. */
-export function replaceBackground(img: RgbaImage, bg: BackgroundGuess, color: Rgb): { image: RgbaImage; replaced: number } {
-  const { weight, count } = backgroundWeights(img, bg);
-  const out = new Uint8ClampedArray(img.data);
-  for (let i = 0; i < weight.length; i++) {
-    const wt = weight[i]!;
-    if (wt <= 0) continue;
-    const p = i * 4;
-    out[p] = out[p]! * (1 - wt) + color[0] * wt;
-    out[p + 1] = out[p + 1]! * (1 - wt) + color[1] * wt;
-    out[p + 2] = out[p + 2]! * (1 - wt) + color[2] * wt;
-    out[p + 3] = out[p + 3]! * (1 - wt) + 255 * wt;
-  }
-  return { image: { width: img.width, height: img.height, data: out }, replaced: count };
+/** Put the subject on an opaque colour: the cut-out composited over it. */
+export function replaceBackground(img: RgbaImage, color: Rgb, seg: Segmentation = segmentForeground(img)): BackgroundCut {
+  const cut = removeBackground(img, seg);
+  return { ...cut, image: flatten(cut.image, color) };
 }
 
 /** Composite onto an opaque colour ("over"); every output pixel has alpha 255. */
