@@ -14,6 +14,7 @@ import { createEngine } from './engine/index.js';
 import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
 import { sweepStaleSpools } from './intake/spool.js';
+import { Billing } from './billing/accounts.js';
 import { createScrubber } from './config/secrets.js';
 import { createProviderSet } from './providers/index.js';
 import { createResilience, type Resilience } from './routing/resilience.js';
@@ -42,10 +43,13 @@ export interface App {
   router: Router;
   engine: Engine;
   resilience: Resilience;
+  billing: Billing;
   close(): Promise<void>;
 }
 
 const SPOOL_STALE_MS = 60 * 60_000;
+/** how often a node looks for expired reservations to release */
+export const RESERVATION_SWEEP_MS = 30_000;
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
@@ -83,12 +87,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   // filled once the server exists: the pipeline logs through the server's logger
   const log = { error: (obj: object, msg: string) => server.log.error(obj, msg), warn: (obj: object, msg: string) => server.log.warn(obj, msg) };
+  const billing = new Billing(config, stores.ledger);
   const pipeline = {
     config,
     clock,
     router,
     hosted,
     requestLog: stores.requestLog,
+    billing,
     spoolDir,
     log,
     execute: {
@@ -100,7 +106,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   };
   const server = buildServer(
-    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline },
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing },
     options.logger ?? false,
   );
   // every accepted socket and how many requests it has in flight, for a
@@ -136,6 +142,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hosted.sweepExpired().catch(() => {});
   }, 10 * 60_000);
   sweeper.unref();
+  // reservations whose node died mid-request go back to their keys once they expire
+  const releaser = setInterval(() => {
+    stores.ledger.releaseExpired(clock.now()).catch((err: unknown) => server.log.warn({ err }, 'releasing expired reservations failed'));
+  }, RESERVATION_SWEEP_MS);
+  releaser.unref();
 
   announce(`imagegate listening on ${listenUrl} (data in ${config.dataDir}, ${stores.dialect})`);
   for (const line of routingSummary(config, router)) announce(line);
@@ -159,9 +170,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     router,
     engine,
     resilience,
+    billing,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(releaser);
         const closed = server.close();
         // requests in flight finish; a socket with none (idle keep-alive, or
         // half-open after its client left) is closed instead of waited for

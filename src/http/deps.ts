@@ -4,6 +4,7 @@ import type { Router } from '../routing/router.js';
 import type { Stores } from '../store/types.js';
 import type { HostedImageSaver, PipelineDeps } from '../pipeline/edit.js';
 import type { Readable } from 'node:stream';
+import type { Billing } from '../billing/accounts.js';
 
 export interface HostedImageReader {
   resolve(
@@ -26,4 +27,6 @@ export interface HttpDeps {
   imageUrlCa: Buffer | null;
   /** what the edit pipeline runs on */
   pipeline: PipelineDeps;
+  /** prices, groups and credit */
+  billing: Billing;
 }

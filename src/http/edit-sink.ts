@@ -5,24 +5,35 @@
  * status; after it, one error event ends the stream.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formatUsd } from '../billing/money.js';
 import type { GatewayError } from '../errors.js';
 import type { AnswerMeta, EditAnswer, EditSink } from '../pipeline/sink.js';
 import { headerSafe } from './envelope.js';
 import { sendError } from './reply.js';
 import { SseWriter } from './sse.js';
 
+export const COST_HEADER = 'x-imagegate-cost-usd';
+
 export function answerHeaders(requestId: string, meta: AnswerMeta): Record<string, string> {
   const h: Record<string, string> = { 'x-request-id': requestId, 'x-imagegate-deployment': meta.deployment };
+  if (meta.costMicros !== undefined) h[COST_HEADER] = formatUsd(meta.costMicros);
   if (meta.warnings.length > 0) h['x-imagegate-warning'] = headerSafe(meta.warnings.join('; '));
   return h;
 }
 
 export function createHttpEditSink(request: FastifyRequest, reply: FastifyReply): EditSink {
   let sse: SseWriter | null = null;
+  let costInTrailer = false;
   const stream = (meta: AnswerMeta): SseWriter => {
     if (!sse) {
       reply.hijack();
-      sse = new SseWriter(reply.raw, answerHeaders(request.id, meta));
+      // the cost is known only at the end: a stream that starts earlier says it in a trailer
+      const headers = answerHeaders(request.id, meta);
+      if (meta.costMicros === undefined) {
+        headers.trailer = COST_HEADER;
+        costInTrailer = true;
+      }
+      sse = new SseWriter(reply.raw, headers);
     }
     return sse;
   };
@@ -40,6 +51,9 @@ export function createHttpEditSink(request: FastifyRequest, reply: FastifyReply)
       }
       const writer = stream(meta);
       for (const ev of answer.events) writer.event(ev.type, ev);
+      if (meta.costMicros !== undefined && costInTrailer) {
+        reply.raw.addTrailers({ [COST_HEADER]: formatUsd(meta.costMicros) });
+      }
       writer.end();
     },
     fail(err: GatewayError) {

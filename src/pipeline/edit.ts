@@ -7,7 +7,7 @@
  * join here when billing arrives. The HTTP layer only supplies the body and
  * a sink.
  */
-import { countUsage } from '../billing/tokens.js';
+import { countUsage, PARTIAL_IMAGE_TOKENS } from '../billing/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { resolveQuality } from '../contract/models.js';
@@ -23,6 +23,8 @@ import type { EditRequest, EditResult, OutputImage, Usage } from '../types.js';
 import { ClientGone, executePlans, type ExecuteDeps, type Executed } from './execute.js';
 import { planFor, type Plan } from './plan.js';
 import type { AnswerMeta, EditAnswer, EditSink } from './sink.js';
+import type { Account, Billing, Hold } from '../billing/accounts.js';
+import { MAX_RETRY_AFTER_MS } from '../routing/resilience.js';
 
 export interface HostedImageSaver {
   save(bytes: Buffer, format: OutputImage['format']): Promise<{ url: string; expiresAt: number }>;
@@ -34,6 +36,7 @@ export interface PipelineDeps {
   router: Router;
   hosted: HostedImageSaver;
   requestLog: RequestLog;
+  billing: Billing;
   execute: ExecuteDeps;
   spoolDir: string;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -42,8 +45,8 @@ export interface PipelineDeps {
 export interface EditInput {
   /** the request id (x-request-id) */
   id: string;
-  /** who is calling: 'master' or a key id */
-  keyId: string;
+  /** who is calling: the master key or a virtual key */
+  account: Account;
   /** aborted when the client leaves */
   signal: AbortSignal;
   /** what the client said it sends, until the body is read */
@@ -56,7 +59,7 @@ function newEntry(input: EditInput, createdAt: number): RequestLogEntry {
   return {
     id: input.id,
     createdAt,
-    keyId: input.keyId,
+    keyId: input.account.keyId,
     method: 'POST',
     path: '/v1/images/edits',
     model: null,
@@ -76,6 +79,7 @@ function newEntry(input: EditInput, createdAt: number): RequestLogEntry {
     stream: false,
     attempts: [],
     costMicros: 0,
+    warnings: [],
   };
 }
 
@@ -136,6 +140,23 @@ function upfrontWarnings(plan: Plan): string[] {
 }
 
 
+/**
+ * How long a reservation may stay open before a sweeper releases it: the
+ * longest the request could run (every deployment with all its retries and
+ * the longest Retry-After waited between them) plus a minute. Only a node
+ * that died mid-request leaves one that long.
+ */
+export function reservationTtl(plans: Plan[]): number {
+  let ms = 60_000;
+  for (const p of plans) {
+    const c = p.deployment.provider.config;
+    ms += (c.maxRetries + 1) * c.timeouts.totalMs + c.maxRetries * MAX_RETRY_AFTER_MS;
+  }
+  return ms;
+}
+
+const priced = (plan: Plan) => ({ name: plan.deployment.name, local: plan.deployment.provider.type === 'local' });
+
 function recordUsage(entry: RequestLogEntry, usage: Usage): void {
   entry.inputTokens = usage.input_tokens;
   entry.inputTextTokens = usage.input_tokens_details.text_tokens;
@@ -150,6 +171,18 @@ async function responseData(hosted: HostedImageSaver, req: EditRequest, result: 
   const out: ImageDatum[] = [];
   for (const img of result.images) out.push({ url: (await hosted.save(img.bytes, img.format)).url });
   return out;
+}
+
+async function settleFailure(deps: PipelineDeps, input: EditInput, hold: Hold, servedBy: Plan | null, partialsSent: number): Promise<number> {
+  if (servedBy && partialsSent > 0) {
+    const output = PARTIAL_IMAGE_TOKENS * partialsSent;
+    const usage: Usage = { input_tokens: 0, input_tokens_details: { text_tokens: 0, image_tokens: 0 }, output_tokens: output, total_tokens: output };
+    const size = servedBy.request.size === 'auto' ? { width: 1024, height: 1024 } : servedBy.request.size;
+    const cost = deps.billing.cost(input.account, servedBy.request.model.id, priced(servedBy), { usage, images: 0, size });
+    return deps.billing.settle(hold, input.id, cost);
+  }
+  await deps.billing.release(hold, 'the request failed');
+  return 0;
 }
 
 /** Logged as 499 (nginx's "client closed request"); nobody is left to answer. */
@@ -171,7 +204,10 @@ export async function runEdit(
   let deliver: () => void = () => {};
   // set as soon as a partial image is on its way to the client: no fallback after it
   let streaming = false;
+  let partialsSent = 0;
   let partials: Promise<void> = Promise.resolve();
+  let hold: Hold | null = null;
+  let servedBy: Plan | null = null;
   try {
     spool = await createSpool(deps.spoolDir);
     const intake = await input.readBody(spool);
@@ -187,13 +223,17 @@ export async function runEdit(
     entry.stream = req.stream;
     entry.imageCount = req.images.length;
 
+    deps.billing.checkModel(input.account, req.model.id);
     const plans = planDeployments(deps.router, req, entry);
+    hold = await deps.billing.reserve(input.account, input.id, deps.billing.maxCost(input.account, req, plans.map(priced)), reservationTtl(plans), deps.clock.now());
     const onPartial = (plan: Plan, imageIndex: number, partialIndex: number, bytes: Buffer) => {
       streaming = true;
       partials = partials.then(async () => {
         const { image } = await conformImage(bytes, { ...plan.want, size: null });
         const ev = partialImageEvent(req, { imageIndex, partialIndex, image }, created());
         entry.bytesOut += ev.b64_json.length;
+        partialsSent++;
+        servedBy = plan;
         sink.partial({ deployment: plan.deployment.name, warnings: upfrontWarnings(plan) }, ev);
       });
     };
@@ -220,7 +260,8 @@ export async function runEdit(
       });
     // the engine's own warnings repeat its preflight's: each is said once
     const warnings = [...new Set([...upfrontWarnings(executed.plan), ...result.warnings])];
-    const meta: AnswerMeta = { deployment: executed.plan.deployment.name, warnings };
+    entry.warnings = warnings;
+    const cost = deps.billing.cost(input.account, req.model.id, priced(executed.plan), { usage, images: result.images.length, size: result.size });
     let answer: EditAnswer;
     if (req.stream) {
       const events = completedEvents(result, usage, created());
@@ -232,11 +273,23 @@ export async function runEdit(
       entry.bytesOut = Buffer.byteLength(payload);
       answer = { kind: 'json', payload };
     }
+    // charged before the answer leaves: a delivered answer is never left unaccounted
+    entry.costMicros = await deps.billing.settle(hold, input.id, cost);
+    hold = null;
     entry.status = 200;
     recordUsage(entry, usage);
+    const meta: AnswerMeta = { deployment: executed.plan.deployment.name, warnings, costMicros: entry.costMicros };
     deliver = () => sink.succeed(meta, answer);
   } catch (e) {
     await partials.catch(() => {});
+    if (hold) {
+      // a stream is charged for the partial images it delivered; anything else failed costs nothing
+      entry.costMicros = await settleFailure(deps, input, hold, servedBy, partialsSent).catch((err: unknown) => {
+        deps.log.error({ err, requestId: input.id }, 'releasing a reservation failed');
+        return 0;
+      });
+      hold = null;
+    }
     const gone = e instanceof ClientGone || (input.signal.aborted && !(isGatewayError(e) && e.status < 500));
     const err = gone ? clientGone() : isGatewayError(e) ? e : internalError();
     entry.status = err.status;

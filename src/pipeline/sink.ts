@@ -17,6 +17,8 @@ export interface AnswerMeta {
   deployment: string;
   /** things the client should know: instructions not understood, parameters dropped */
   warnings: string[];
+  /** what the request was charged (x-imagegate-cost-usd); known only with the answer */
+  costMicros?: number;
 }
 
 export interface EditSink {

@@ -117,6 +117,8 @@ export const migrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('reservations_state_expires_at').on('reservations').columns(['state', 'expires_at']).execute();
 
       await db.schema.alterTable('request_log').addColumn('cost_micros', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      // what the answer's x-imagegate-warning said (JSON array), e.g. an unsure background removal
+      await db.schema.alterTable('request_log').addColumn('warnings', 'text').execute();
 
       // values every node must share (the hosted-URL signing secret)
       await db.schema
@@ -127,6 +129,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
     },
     async down(db: AnyDb): Promise<void> {
       await db.schema.dropTable('settings').execute();
+      await db.schema.alterTable('request_log').dropColumn('warnings').execute();
       await db.schema.alterTable('request_log').dropColumn('cost_micros').execute();
       await db.schema.dropTable('reservations').execute();
       await db.schema.dropTable('key_balances').execute();

@@ -66,6 +66,7 @@ function toRow(e: RequestLogEntry): Selectable<RequestLogTable> {
     stream: e.stream ? 1 : 0,
     attempts: e.attempts.length > 0 ? JSON.stringify(e.attempts) : null,
     cost_micros: e.costMicros,
+    warnings: e.warnings.length > 0 ? JSON.stringify(e.warnings) : null,
   };
 }
 
@@ -92,6 +93,7 @@ function toEntry(r: Selectable<RequestLogTable>): RequestLogEntry {
     user: r.end_user,
     stream: r.stream !== 0,
     attempts: r.attempts ? (JSON.parse(r.attempts) as RequestLogEntry['attempts']) : [],
-    costMicros: r.cost_micros,
+    costMicros: Number(r.cost_micros),
+    warnings: r.warnings ? (JSON.parse(r.warnings) as string[]) : [],
   };
 }

@@ -85,6 +85,8 @@ export interface RequestLogTable {
   attempts: string | null;
   /** what the request was charged, micro-USD (after the group multiplier) */
   cost_micros: number;
+  /** JSON array of the warnings the answer carried */
+  warnings: string | null;
 }
 
 export interface DatabaseSchema {

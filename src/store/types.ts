@@ -136,6 +136,8 @@ export interface RequestLogEntry {
   attempts: RequestAttempt[];
   /** what the request was charged, micro-USD (0 when free or refused) */
   costMicros: number;
+  /** what the answer's x-imagegate-warning said */
+  warnings: string[];
 }
 
 export interface RequestAttempt {

@@ -30,6 +30,7 @@ function entry(overrides: Partial<RequestLogEntry> & { id: string; createdAt: nu
     stream: false,
     attempts: [],
     costMicros: 0,
+    warnings: [],
     ...overrides,
   };
 }

@@ -49,7 +49,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
       deps.pipeline,
       {
         id: request.id,
-        keyId: callerOf(request).keyId,
+        account: { keyId: callerOf(request).keyId, key: callerOf(request).key },
         signal: abort.signal,
         declaredBytes: Number(request.headers['content-length']) || 0,
         readBody: (spool) => takeBody(deps, request, spool, abort.signal),
