@@ -10,6 +10,7 @@ import type { HttpDeps } from './deps.js';
 import { newRequestId } from './request-id.js';
 import { toGatewayError } from './envelope.js';
 import { sendError } from './reply.js';
+import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
@@ -56,5 +57,6 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerEditRoutes(app, deps);
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerAccountRoutes(app, deps);
   return app;
 }

@@ -1,8 +1,8 @@
 /** The request log: one row per API request, newest first when listed. */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { RequestLogTable } from './schema.js';
-import type { RequestLog, RequestLogEntry, RequestLogQuery } from './types.js';
+import type { RequestLog, RequestLogEntry, RequestLogQuery, UsageRow } from './types.js';
 
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 5000;
@@ -34,6 +34,50 @@ export class SqlRequestLog implements RequestLog {
     }
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
     return rows.map(toEntry);
+  }
+
+  async summary(options: { keyId?: string; since?: number; until?: number }): Promise<{ requests: number; costMicros: number }> {
+    let q = this.db.kysely
+      .selectFrom('request_log')
+      .select((eb) => [eb.fn.countAll<number>().as('requests'), eb.fn.sum<number>('cost_micros').as('cost')])
+      .where('status', '>=', 200)
+      .where('status', '<', 300);
+    if (options.keyId !== undefined) q = q.where('key_id', '=', options.keyId);
+    if (options.since !== undefined) q = q.where('created_at', '>=', options.since);
+    if (options.until !== undefined) q = q.where('created_at', '<', options.until);
+    const r = await q.executeTakeFirst();
+    return { requests: Number(r?.requests ?? 0), costMicros: Number(r?.cost ?? 0) };
+  }
+
+  async usage(options: { since?: number; until?: number; keyId?: string }): Promise<UsageRow[]> {
+    // whole days since the epoch: integer division on both dialects
+    const day = sql<number>`created_at / 86400000`;
+    let q = this.db.kysely
+      .selectFrom('request_log')
+      .select((eb) => [
+        'key_id',
+        'model',
+        day.as('day'),
+        eb.fn.countAll<number>().as('requests'),
+        eb.fn.sum<number>('image_count').as('images'),
+        eb.fn.sum<number>('total_tokens').as('tokens'),
+        eb.fn.sum<number>('cost_micros').as('cost'),
+      ])
+      .where('status', '>=', 200)
+      .where('status', '<', 300);
+    if (options.keyId !== undefined) q = q.where('key_id', '=', options.keyId);
+    if (options.since !== undefined) q = q.where('created_at', '>=', options.since);
+    if (options.until !== undefined) q = q.where('created_at', '<', options.until);
+    const rows = await q.groupBy(['key_id', 'model', day]).orderBy(day).orderBy('key_id').orderBy('model').execute();
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      model: r.model,
+      day: new Date(Number(r.day) * 86_400_000).toISOString().slice(0, 10),
+      requests: Number(r.requests),
+      images: Number(r.images ?? 0),
+      totalTokens: Number(r.tokens ?? 0),
+      costMicros: Number(r.cost ?? 0),
+    }));
   }
 }
 

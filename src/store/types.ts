@@ -161,11 +161,26 @@ export interface RequestLogQuery {
   after?: { createdAt: number; id: string };
 }
 
+export interface UsageRow {
+  keyId: string | null;
+  model: string | null;
+  /** UTC day, YYYY-MM-DD */
+  day: string;
+  requests: number;
+  images: number;
+  totalTokens: number;
+  costMicros: number;
+}
+
 export interface RequestLog {
   insert(entry: RequestLogEntry): Promise<void>;
   get(id: string): Promise<RequestLogEntry | null>;
   /** newest first */
   list(options?: RequestLogQuery): Promise<RequestLogEntry[]>;
+  /** served requests (status 2xx) and what they cost; refused ones do not count */
+  summary(options: { keyId?: string; since?: number; until?: number }): Promise<{ requests: number; costMicros: number }>;
+  /** served requests by key, model and UTC day */
+  usage(options: { since?: number; until?: number; keyId?: string }): Promise<UsageRow[]>;
 }
 
 export interface BlobInfo {

@@ -2,29 +2,93 @@
  * /admin: virtual keys and the request log, for the master key only.
  */
 import type { FastifyInstance } from 'fastify';
-import { invalidType, invalidValue, missingParameter, notFound, unknownParameter } from '../../errors.js';
-import type { RequestLogEntry, RequestLogQuery } from '../../store/types.js';
+import { badRequest, invalidValue, notFound, unknownParameter } from '../../errors.js';
+import { formatUsd, parseUsd } from '../../billing/money.js';
+import type { ApiKeyInfo, RequestLogEntry, RequestLogQuery } from '../../store/types.js';
+import { parseBody } from '../body.js';
+import { createKeyBody, creditBody, patchKeyBody } from '../schemas.js';
 import type { HttpDeps } from '../deps.js';
 
 const master = { config: { auth: 'master' as const } };
 
+/** The key as OPERATOR.md shapes it: flat, money in USD strings, times as unix seconds or ISO. */
+export async function keyJson(deps: HttpDeps, k: ApiKeyInfo) {
+  const balance = await deps.stores.ledger.balance(k.id);
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    group: k.group,
+    models: k.models,
+    rpm: k.rpm,
+    maxConcurrent: k.maxConcurrent,
+    expiresAt: k.expiresAt === null ? null : Math.floor(k.expiresAt / 1000),
+    enabled: k.enabled,
+    revoked: k.revokedAt !== null,
+    balanceUsd: k.budgeted ? formatUsd(balance.available) : null,
+    reservedUsd: formatUsd(balance.reserved),
+    spentUsd: formatUsd(balance.charged),
+    createdAt: new Date(k.createdAt).toISOString(),
+    lastUsedAt: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
+  };
+}
+
+async function existingKey(deps: HttpDeps, id: string): Promise<ApiKeyInfo> {
+  const key = await deps.stores.keys.get(id);
+  if (!key) throw notFound('key_not_found', 'id', `No key with id '${id}'.`);
+  return key;
+}
+
+const secondsToMs = (s: number | null | undefined) => (s === undefined ? undefined : s === null ? null : s * 1000);
+
 export function registerAdminRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  app.post<{ Body: { name?: unknown } | undefined }>('/admin/keys', master, async (request, reply) => {
-    const name = request.body?.name;
-    if (name === undefined || name === null || name === '') throw missingParameter('name');
-    if (typeof name !== 'string' || name.length > 200) throw invalidType('name', "Invalid 'name': expected a string of at most 200 characters.");
-    const created = await deps.stores.keys.create({ name });
+  app.post('/admin/keys', master, async (request, reply) => {
+    const body = parseBody(createKeyBody, request.body);
+    if (body.group !== undefined) deps.billing.checkGroup(body.group);
+    const created = await deps.stores.keys.create({
+      name: body.name,
+      group: body.group,
+      models: body.models,
+      rpm: body.rpm,
+      maxConcurrent: body.maxConcurrent,
+      expiresAt: secondsToMs(body.expiresAt),
+      creditMicros: body.creditUsd === undefined ? undefined : parseUsd(body.creditUsd),
+    });
     reply.code(201);
-    return created;
+    // the secret is in this answer only
+    return { ...(await keyJson(deps, created)), key: created.key };
   });
   app.get('/admin/keys', master, async () => {
-    return { object: 'list', data: await deps.stores.keys.list() };
+    const keys = await deps.stores.keys.list();
+    return { object: 'list', data: await Promise.all(keys.map((k) => keyJson(deps, k))) };
+  });
+  app.get<{ Params: { id: string } }>('/admin/keys/:id', master, async (request) => keyJson(deps, await existingKey(deps, request.params.id)));
+  app.patch<{ Params: { id: string } }>('/admin/keys/:id', master, async (request) => {
+    const raw = (request.body ?? {}) as Record<string, unknown>;
+    if (raw && typeof raw === 'object' && 'creditUsd' in raw) {
+      throw badRequest('unknown_parameter', 'creditUsd', "Credit is not set by PATCH: grant it with POST /admin/keys/{id}/credits {\"amountUsd\", \"reason\"}.");
+    }
+    const body = parseBody(patchKeyBody, request.body);
+    await existingKey(deps, request.params.id);
+    if (body.group !== undefined) deps.billing.checkGroup(body.group);
+    const updated = await deps.stores.keys.update(request.params.id, { ...body, expiresAt: secondsToMs(body.expiresAt) });
+    return keyJson(deps, updated!);
+  });
+  app.post<{ Params: { id: string } }>('/admin/keys/:id/credits', master, async (request) => {
+    const body = parseBody(creditBody, request.body);
+    const key = await existingKey(deps, request.params.id);
+    const amount = parseUsd(body.amountUsd, { signed: true });
+    const balance = await deps.stores.ledger.grant(key.id, amount, body.reason);
+    if (!balance) {
+      const now = await deps.stores.ledger.balance(key.id);
+      throw invalidValue('amountUsd', `Cannot take back $${formatUsd(-amount)}: the key's balance is $${formatUsd(now.available)}.`);
+    }
+    return { balanceUsd: formatUsd(balance.available) };
   });
   app.delete<{ Params: { id: string } }>('/admin/keys/:id', master, async (request) => {
-    const key = await deps.stores.keys.get(request.params.id);
-    if (!key) throw notFound('key_not_found', 'id', `No key with id '${request.params.id}'.`);
+    await existingKey(deps, request.params.id);
     await deps.stores.keys.revoke(request.params.id);
-    return { ...(await deps.stores.keys.get(request.params.id)), revoked: true };
+    return keyJson(deps, (await deps.stores.keys.get(request.params.id))!);
   });
   app.get<{ Querystring: Record<string, string | undefined> }>('/admin/requests', master, async (request) => {
     const q = readLogQuery(request.query);
@@ -61,8 +125,9 @@ export function logEntryJson(e: RequestLogEntry) {
             output_tokens: e.outputTokens,
             total_tokens: e.totalTokens,
           },
-    // nothing is charged until billing is configured; refused requests always cost "0"
-    costUsd: '0',
+    // refused requests cost nothing
+    costUsd: e.costMicros === 0 ? '0' : formatUsd(e.costMicros),
+    warnings: e.warnings,
     stream: e.stream,
     user: e.user,
     attempts: e.attempts,
