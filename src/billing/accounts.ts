@@ -10,7 +10,7 @@ import { forbidden, GatewayError, invalidValue } from '../errors.js';
 import type { ApiKeyInfo, Ledger } from '../store/types.js';
 import type { EditRequest, Size, Usage } from '../types.js';
 import { applyMultiplier, formatUsd, parseMultiplier } from './money.js';
-import { costOf, loadPrices, maxCostOf, priceFor, type PriceTable } from './prices.js';
+import { costOf, loadPrices, maxCostOf, priceFor, type PriceTable, type PricedDeployment } from './prices.js';
 
 export interface Account {
   /** 'master' or the key's id */
@@ -25,11 +25,6 @@ export interface Hold {
   reservationId: string | null;
   /** micro-USD held (after the multiplier) */
   amount: number;
-}
-
-export interface PricedDeployment {
-  name: string;
-  local: boolean;
 }
 
 export interface GroupPolicy {

@@ -3,8 +3,10 @@
  * models (per 1M tokens: text in, image in, image out) and per-image prices
  * by size for the others. An entry's name is a public model (`gpt-image-1`),
  * a deployment (`openai-main/gpt-image-1`) or `local`. A request served by
- * an upstream pays its deployment's price, else its public model's; one
- * served by the built-in engine is free unless `local` is priced. Pure.
+ * an upstream pays its deployment's price, else its public model's. The
+ * built-in engine is free unless priced: by a `local` entry, or by the
+ * model's price when the config routes that model (so out of the box, with
+ * no `models`, nothing costs anything). Pure.
  */
 import type { Config } from '../config/index.js';
 import type { Size, Usage } from '../types.js';
@@ -43,9 +45,17 @@ export function loadPrices(prices: Config['prices']): PriceTable {
   return table;
 }
 
+export interface PricedDeployment {
+  name: string;
+  /** the built-in engine */
+  local: boolean;
+  /** the config's `models` lists the public model (not the out-of-the-box default route) */
+  routed: boolean;
+}
+
 /** The price a deployment charges for a public model; null: free. */
-export function priceFor(table: PriceTable, publicModel: string, deployment: { name: string; local: boolean }): ModelPrice | null {
-  if (deployment.local) return table.get('local') ?? table.get(deployment.name) ?? null;
+export function priceFor(table: PriceTable, publicModel: string, deployment: PricedDeployment): ModelPrice | null {
+  if (deployment.local) return table.get('local') ?? (deployment.routed ? table.get(publicModel) : undefined) ?? null;
   return table.get(deployment.name) ?? table.get(publicModel) ?? null;
 }
 

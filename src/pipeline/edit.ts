@@ -155,7 +155,6 @@ export function reservationTtl(plans: Plan[]): number {
   return ms;
 }
 
-const priced = (plan: Plan) => ({ name: plan.deployment.name, local: plan.deployment.provider.type === 'local' });
 
 function recordUsage(entry: RequestLogEntry, usage: Usage): void {
   entry.inputTokens = usage.input_tokens;
@@ -173,12 +172,13 @@ async function responseData(hosted: HostedImageSaver, req: EditRequest, result: 
   return out;
 }
 
-async function settleFailure(deps: PipelineDeps, input: EditInput, hold: Hold, servedBy: Plan | null, partialsSent: number): Promise<number> {
+async function settleFailure(deps: PipelineDeps, input: EditInput, hold: Hold, servedBy: Plan | null, partialsSent: number, routed: boolean): Promise<number> {
   if (servedBy && partialsSent > 0) {
     const output = PARTIAL_IMAGE_TOKENS * partialsSent;
     const usage: Usage = { input_tokens: 0, input_tokens_details: { text_tokens: 0, image_tokens: 0 }, output_tokens: output, total_tokens: output };
     const size = servedBy.request.size === 'auto' ? { width: 1024, height: 1024 } : servedBy.request.size;
-    const cost = deps.billing.cost(input.account, servedBy.request.model.id, priced(servedBy), { usage, images: 0, size });
+    const d = { name: servedBy.deployment.name, local: servedBy.deployment.provider.type === 'local', routed };
+    const cost = deps.billing.cost(input.account, servedBy.request.model.id, d, { usage, images: 0, size });
     return deps.billing.settle(hold, input.id, cost);
   }
   await deps.billing.release(hold, 'the request failed');
@@ -225,6 +225,7 @@ export async function runEdit(
 
     deps.billing.checkModel(input.account, req.model.id);
     const plans = planDeployments(deps.router, req, entry);
+    const priced = (plan: Plan) => ({ name: plan.deployment.name, local: plan.deployment.provider.type === 'local', routed: deps.config.models?.[req.model.id] !== undefined });
     hold = await deps.billing.reserve(input.account, input.id, deps.billing.maxCost(input.account, req, plans.map(priced)), reservationTtl(plans), deps.clock.now());
     const onPartial = (plan: Plan, imageIndex: number, partialIndex: number, bytes: Buffer) => {
       streaming = true;
@@ -284,7 +285,7 @@ export async function runEdit(
     await partials.catch(() => {});
     if (hold) {
       // a stream is charged for the partial images it delivered; anything else failed costs nothing
-      entry.costMicros = await settleFailure(deps, input, hold, servedBy, partialsSent).catch((err: unknown) => {
+      entry.costMicros = await settleFailure(deps, input, hold, servedBy, partialsSent, deps.config.models !== null && deps.config.models[entry.model ?? ''] !== undefined).catch((err: unknown) => {
         deps.log.error({ err, requestId: input.id }, 'releasing a reservation failed');
         return 0;
       });
