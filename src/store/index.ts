@@ -3,7 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { DiskBlobStore } from './blobs.js';
 import { openDatabase, type Db } from './db.js';
-import { S3BlobStore, type S3Settings } from './s3-blobs.js';
+import type { S3Settings } from './s3-blobs.js';
 import { SqlKeyStore } from './keys.js';
 import { SqlRequestLog } from './request-log.js';
 import type { Stores } from './types.js';
@@ -27,7 +27,8 @@ export const BLOBS_DIR_NAME = 'blobs';
 export async function openStores(options: OpenStoresOptions): Promise<OpenedStores> {
   const clock = options.clock ?? systemClock;
   const db = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
-  const s3 = options.s3 ? new S3BlobStore(options.s3) : null;
+  // the AWS SDK takes a while to load: only when a bucket is configured
+  const s3 = options.s3 ? new (await import('./s3-blobs.js')).S3BlobStore(options.s3) : null;
   return {
     dialect: db.dialect,
     db,
@@ -42,9 +43,22 @@ export async function openStores(options: OpenStoresOptions): Promise<OpenedStor
 }
 
 export { DiskBlobStore, isValidBlobKey } from './blobs.js';
-export { S3BlobStore, DEFAULT_S3_PREFIX, isAwsEndpoint } from './s3-blobs.js';
+// S3BlobStore and the shared limits are imported from their own modules (./s3-blobs.js,
+// ./limits/index.js), so that loading this one loads neither the AWS SDK nor ioredis
 export type { S3BlobStoreOptions, S3Credentials, S3Settings } from './s3-blobs.js';
 export { StoreUnavailableError, isStoreUnavailable } from './errors.js';
+export type {
+  AcquireResult,
+  BreakerOpened,
+  BreakerSync,
+  ConcurrencyLimiter,
+  Lease,
+  Locks,
+  OpenSharedLimitsOptions,
+  RateLimiter,
+  RateLimitResult,
+  SharedLimits,
+} from './limits/index.js';
 export type { SharedStoreName } from './errors.js';
 export { openDatabase, parsePostgresUrl, migrateToLatest, SQLITE_FILE_NAME } from './db.js';
 export type { Db, Dialect, OpenDatabaseOptions, PostgresTarget } from './db.js';

@@ -59,12 +59,13 @@ async function launch(directory: string, bucket: string, port: number): Promise<
       child.kill('SIGKILL');
       reject(new Error(`${err.message}\n${stderr.join('')}`));
     };
-    child.once('exit', (code) => fail(new Error(`s3rver exited with ${code}`)));
+    const early = (code: number | null) => fail(new Error(`s3rver exited with ${code}`));
+    child.once('exit', early);
     lines.on('line', (line) => {
       const m = /S3rver listening on [^:]+:(\d+)/.exec(line);
       if (!m) return;
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      child.off('exit', early);
       resolve({ child, port: Number(m[1]) });
     });
   });
