@@ -45,7 +45,7 @@ export interface S3BlobStoreOptions extends S3Settings {
   connectTimeoutMs?: number;
   /** socket idle time, per attempt (also while a body streams) */
   socketTimeoutMs?: number;
-  /** one call, retries included, until its answer's headers */
+  /** one call, retries included, until its answer's headers (a put gets a second more per MiB) */
   deadlineMs?: number;
   /** keys per ListObjectsV2 page in sweep (S3's maximum is 1000) */
   listPageSize?: number;
@@ -53,6 +53,7 @@ export interface S3BlobStoreOptions extends S3Settings {
 
 export const DEFAULT_S3_PREFIX = 'imagegate/';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+const MIB = 1024 * 1024;
 // DeleteObjects takes at most this many keys
 const DELETE_BATCH = 1000;
 
@@ -86,9 +87,8 @@ export class S3BlobStore implements BlobStore {
       maxAttempts: 3,
       requestHandler: {
         connectionTimeout: options.connectTimeoutMs ?? 1_000,
-        requestTimeout: options.socketTimeoutMs ?? 3_000,
-        // left false, the handler only logs a warning and the call waits on
-        throwOnRequestTimeout: true,
+        // inactivity, so a stalled upload or body fails while a slow one that moves does not
+        socketTimeout: options.socketTimeoutMs ?? 3_000,
       },
     };
     if (options.endpoint !== null) config.endpoint = options.endpoint;
@@ -105,11 +105,14 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, bytes: Buffer, contentType: string): Promise<void> {
     const Key = this.objectKey(key);
-    await this.call('put', (abortSignal) =>
-      this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes, ContentType: contentType, ContentLength: bytes.length }),
-        { abortSignal },
-      ),
+    await this.call(
+      'put',
+      (abortSignal) =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes, ContentType: contentType, ContentLength: bytes.length }),
+          { abortSignal },
+        ),
+      this.deadlineMs + Math.ceil(bytes.length / MIB) * 1_000,
     );
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -176,6 +177,28 @@ describe('S3BlobStore on a real S3-compatible server (s3rver)', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
+    }
+  });
+
+  test('a body that stalls mid-stream errors after the socket timeout instead of hanging the reader', async () => {
+    const stalled = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': '1000' });
+      res.write(Buffer.alloc(10));
+    });
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+    const port = (stalled.address() as net.AddressInfo).port;
+    try {
+      const blobs = open({ endpoint: `http://127.0.0.1:${port}`, socketTimeoutMs: 500 });
+      const got = await blobs.open('x.png');
+      assert.ok(got);
+      assert.equal(got.info.size, 1000);
+      const started = Date.now();
+      await assert.rejects(readAll(got.stream));
+      assert.ok(Date.now() - started < 2_000);
+    } finally {
+      stalled.closeAllConnections();
+      stalled.close();
     }
   });
 
