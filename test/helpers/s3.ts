@@ -8,13 +8,13 @@
  * only has in its legacy provider: without the flag every truncated listing
  * is a 500.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { S3Settings } from '../../src/store/s3-blobs.js';
+import { killHard, spawnUntilReady } from './process.js';
 
 /** s3rver's fixed account */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -39,43 +39,9 @@ export interface TestS3 {
 
 /** Starts s3rver and resolves with its process and port once it listens. */
 async function launch(directory: string, bucket: string, port: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', S3RVER_BIN, '-d', directory, '-a', '127.0.0.1', '-p', String(port), '--configure-bucket', bucket],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // never outlive the test process
-  const orphanGuard = () => child.kill('SIGKILL');
-  process.on('exit', orphanGuard);
-  child.once('exit', () => process.off('exit', orphanGuard));
-  const stderr: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
-  // it logs every request: read it all, or a full pipe stalls the server
-  const lines = readline.createInterface({ input: child.stdout! });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('s3rver did not start in time')), START_TIMEOUT_MS);
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${err.message}\n${stderr.join('')}`));
-    };
-    const early = (code: number | null) => fail(new Error(`s3rver exited with ${code}`));
-    child.once('exit', early);
-    lines.on('line', (line) => {
-      const m = /S3rver listening on [^:]+:(\d+)/.exec(line);
-      if (!m) return;
-      clearTimeout(timer);
-      child.off('exit', early);
-      resolve({ child, port: Number(m[1]) });
-    });
-  });
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
+  const args = ['--openssl-legacy-provider', S3RVER_BIN, '-d', directory, '-a', '127.0.0.1', '-p', String(port), '--configure-bucket', bucket];
+  const { child, match } = await spawnUntilReady('s3rver', process.execPath, args, /S3rver listening on [^:]+:(\d+)/, START_TIMEOUT_MS);
+  return { child, port: Number(match[1]) };
 }
 
 export async function startTestS3(bucket = 'imagegate-test'): Promise<TestS3> {
@@ -86,7 +52,7 @@ export async function startTestS3(bucket = 'imagegate-test'): Promise<TestS3> {
   const stop = async (): Promise<void> => {
     if (!running) return;
     running = false;
-    await kill(child);
+    await killHard(child);
   };
   return {
     endpoint,

@@ -1,7 +1,7 @@
 /** What both implementations share: argument checks and waiting for a lock to go. */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export function checkCount(name: string, value: number): void {
+function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
 }
 
@@ -11,6 +11,13 @@ export function checkDuration(name: string, value: number): void {
 
 export function checkName(name: string, value: string): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024) throw new RangeError(`${name} must be a string of 1 to 1024 characters`);
+}
+
+/** The arguments of RateLimiter.hit and ConcurrencyLimiter.acquire. */
+export function checkLimitCall(key: string, limit: number, durationName: string, duration: number): void {
+  checkName('key', key);
+  checkCount('limit', limit);
+  checkDuration(durationName, duration);
 }
 
 const FIRST_POLL_MS = 10;

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { Clock } from '../../clock.js';
-import { checkCount, checkDuration, checkName, pollUntilFree } from './common.js';
+import { checkDuration, checkLimitCall, checkName, pollUntilFree } from './common.js';
 import type { AcquireResult, BreakerSync, ConcurrencyLimiter, Locks, RateLimiter, SharedLimits } from './types.js';
 
 // expired entries are dropped every this many writes, so idle keys do not pile up
@@ -40,9 +40,7 @@ export class MemoryRateLimiter implements RateLimiter {
   constructor(private readonly clock: Clock) {}
 
   async hit(key: string, limit: number, windowMs: number) {
-    checkName('key', key);
-    checkCount('limit', limit);
-    checkDuration('windowMs', windowMs);
+    checkLimitCall(key, limit, 'windowMs', windowMs);
     const now = this.clock.now();
     let window = this.windows.live(key, now);
     if (window === undefined) {
@@ -69,9 +67,7 @@ export class MemoryConcurrencyLimiter implements ConcurrencyLimiter {
   constructor(private readonly clock: Clock) {}
 
   async acquire(key: string, limit: number, leaseMs: number): Promise<AcquireResult> {
-    checkName('key', key);
-    checkCount('limit', limit);
-    checkDuration('leaseMs', leaseMs);
+    checkLimitCall(key, limit, 'leaseMs', leaseMs);
     const now = this.clock.now();
     const leases = this.slots.live(key, now) ?? new Map<string, number>();
     if (leases.size >= limit) return { ok: false };

@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError, safeReason } from '../errors.js';
-import { checkCount, checkDuration, checkName, pollUntilFree } from './common.js';
+import { checkDuration, checkLimitCall, checkName, pollUntilFree } from './common.js';
 import type {
   AcquireResult,
   BreakerOpened,
@@ -130,9 +130,7 @@ class RedisRateLimiter implements RateLimiter {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
-    checkName('key', key);
-    checkCount('limit', limit);
-    checkDuration('windowMs', windowMs);
+    checkLimitCall(key, limit, 'windowMs', windowMs);
     const [count, ttl] = (await RATE_HIT.run(this.redis, [`${this.prefix}rate:${key}`], [windowMs])) as [number, number];
     return { allowed: count <= limit, limit, remaining: Math.max(0, limit - count), resetMs: ttl };
   }
@@ -142,9 +140,7 @@ class RedisConcurrencyLimiter implements ConcurrencyLimiter {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   async acquire(key: string, limit: number, leaseMs: number): Promise<AcquireResult> {
-    checkName('key', key);
-    checkCount('limit', limit);
-    checkDuration('leaseMs', leaseMs);
+    checkLimitCall(key, limit, 'leaseMs', leaseMs);
     const slots = `${this.prefix}slots:${key}`;
     const id = crypto.randomUUID();
     const taken = await SLOT_ACQUIRE.run(this.redis, [slots], [limit, leaseMs, id]);
@@ -267,6 +263,9 @@ class RedisBreakerSync implements BreakerSync {
     });
     this.subscriber = subscriber;
     this.subscribed = subscriber.subscribe(this.channel).catch((err: unknown) => {
+      // the next listen() starts over with a fresh connection
+      subscriber.disconnect();
+      if (this.subscriber === subscriber) this.subscriber = null;
       this.subscribed = null;
       throw unavailable(err);
     });
