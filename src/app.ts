@@ -62,7 +62,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await sweepStaleSpools(spoolDir, SPOOL_STALE_MS);
 
   const master = ensureMasterKey(config.dataDir, config.masterKey);
-  const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });
+  const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, s3: config.s3, clock });
   const engine = createEngine({ threads: config.engine.threads, maxQueue: config.engine.maxQueue });
   const providerSet = createProviderSet(config, engine);
   const router = createRouter({
@@ -78,7 +78,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let baseUrl = config.publicBaseUrl;
   const hosted = createHostedImages({
     blobs: stores.blobs,
-    secret: loadOrCreateSecret(config.dataDir),
+    // one secret for every node when set, so any node serves any node's URLs
+    secret: config.urlSecret !== null ? Buffer.from(config.urlSecret, 'utf8') : loadOrCreateSecret(config.dataDir),
     clock,
     ttlSeconds: config.hostedUrlTtlSeconds,
     publicBaseUrl: () => baseUrl,

@@ -43,6 +43,12 @@ export interface Config {
   dataDir: string;
   /** null: SQLite in dataDir; 'postgres://…': PostgreSQL */
   databaseUrl: string | null;
+  /** null: rate limits, concurrency, locks and breaker state in process; 'redis://…': shared by every node */
+  redisUrl: string | null;
+  /** null: hosted images on disk in dataDir; else an S3-compatible bucket shared by every node */
+  s3: S3Config | null;
+  /** IMAGEGATE_URL_SECRET: the HMAC key of hosted URLs, shared by every node; null: a per-node file in dataDir */
+  urlSecret: string | null;
   masterKey: string | null;
   defaultModel: string;
   /** how long a hosted result URL stays valid */
@@ -78,6 +84,19 @@ export interface Config {
   /** every secret value the config holds (env: values, the master key): scrubbed from anything printed */
   secrets: string[];
 }
+
+export interface S3Config {
+  bucket: string;
+  /** null: AWS itself */
+  endpoint: string | null;
+  region: string;
+  forcePathStyle: boolean;
+  /** from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); null: the AWS SDK's default chain */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+}
+
+/** URL-signing secrets shorter than this are refused: the HMAC would be guessable. */
+export const MIN_URL_SECRET_BYTES = 32;
 
 export interface TimeoutsConfig {
   connectMs: number;
@@ -196,6 +215,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicBaseUrl,
     dataDir: path.resolve(cwd, env.IMAGEGATE_DATA_DIR || file.dataDir || './data'),
     databaseUrl: env.DATABASE_URL || file.databaseUrl || null,
+    redisUrl: redisUrl(env.REDIS_URL || file.redisUrl || null),
+    s3: s3Config(env, file.s3),
+    urlSecret: urlSecret(env.IMAGEGATE_URL_SECRET),
     masterKey: env.IMAGEGATE_MASTER_KEY || file.masterKey || null,
     defaultModel: env.IMAGEGATE_DEFAULT_MODEL || file.defaultModel || 'gpt-image-1',
     hostedUrlTtlSeconds: int('IMAGEGATE_URL_TTL_SECONDS', env.IMAGEGATE_URL_TTL_SECONDS, 1, 7 * 86400) ?? file.hostedUrlTtlSeconds ?? 3600,
@@ -221,7 +243,69 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     secrets: parsed ? [...parsed.secrets] : [],
   };
   if (config.masterKey) config.secrets.push(config.masterKey);
+  if (config.redisUrl) config.secrets.push(config.redisUrl, ...urlPassword(config.redisUrl));
+  if (config.s3?.credentials) config.secrets.push(config.s3.credentials.secretAccessKey);
+  if (config.urlSecret) config.secrets.push(config.urlSecret);
   return config;
+}
+
+function redisUrl(raw: string | null): string | null {
+  if (raw === null) return null;
+  let u: URL | null = null;
+  try {
+    u = new URL(raw);
+  } catch {
+    // the value itself may hold a password: not quoted
+  }
+  if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:')) {
+    throw new ConfigError('REDIS_URL must look like redis://[:password@]host:port/db (or rediss:// for TLS)');
+  }
+  return raw;
+}
+
+function urlPassword(url: string): string[] {
+  const password = decodeURIComponent(new URL(url).password);
+  return password ? [password] : [];
+}
+
+/** IMAGEGATE_S3_* win over the file's `s3:` keys, one by one; no bucket, no S3. */
+function s3Config(env: Env, file: FileConfig['s3']): S3Config | null {
+  const bucket = env.IMAGEGATE_S3_BUCKET || file?.bucket;
+  if (!bucket) return null;
+  const endpoint = env.IMAGEGATE_S3_ENDPOINT || file?.endpoint || null;
+  if (endpoint !== null) {
+    let u: URL | null = null;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      // reported below
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) {
+      throw new ConfigError('IMAGEGATE_S3_ENDPOINT must be an http(s) URL without credentials, e.g. http://127.0.0.1:9000');
+    }
+  }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+  }
+  return {
+    bucket,
+    endpoint,
+    region: env.IMAGEGATE_S3_REGION || file?.region || env.AWS_REGION || 'us-east-1',
+    forcePathStyle: bool('IMAGEGATE_S3_FORCE_PATH_STYLE', env.IMAGEGATE_S3_FORCE_PATH_STYLE) ?? file?.forcePathStyle ?? false,
+    credentials: accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+      : null,
+  };
+}
+
+function urlSecret(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (Buffer.byteLength(raw, 'utf8') < MIN_URL_SECRET_BYTES) {
+    throw new ConfigError(`IMAGEGATE_URL_SECRET must be at least ${MIN_URL_SECRET_BYTES} bytes (e.g. the output of: openssl rand -hex 32)`);
+  }
+  return raw;
 }
 
 interface TypeDefaults {

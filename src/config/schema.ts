@@ -133,6 +133,15 @@ export const fileSchema = z.strictObject({
   publicBaseUrl: z.string().optional(),
   dataDir: z.string().optional(),
   databaseUrl: z.string().optional(),
+  redisUrl: z.string().optional(),
+  s3: z
+    .strictObject({
+      bucket: z.string().min(1).optional(),
+      endpoint: z.string().optional(),
+      region: z.string().min(1).optional(),
+      forcePathStyle: z.boolean().optional(),
+    })
+    .optional(),
   masterKey: z.string().optional(),
   defaultModel: z.string().optional(),
   hostedUrlTtlSeconds: int(1, 7 * 86400).optional(),

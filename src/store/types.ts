@@ -1,7 +1,7 @@
 /**
  * What the rest of the gateway needs from storage. Implementations: SQLite
  * (embedded default) and PostgreSQL through one Kysely query layer; blobs on
- * disk (S3-compatible later).
+ * disk or in an S3-compatible bucket (s3-blobs.ts).
  */
 import type { Readable } from 'node:stream';
 

@@ -1,0 +1,53 @@
+/**
+ * A shared store (Redis, the S3 bucket) that did not answer in time or
+ * answered with a failure. It is a GatewayError so that, left uncaught, it
+ * becomes OPERATOR.md's 503 `service_unavailable` with Retry-After; callers
+ * that have a fallback (own-node counters when Redis is down) catch it first.
+ *
+ * The message names the store and a short reason built from error codes only:
+ * never a URL, host, password or access key (a raw client error may quote the
+ * address it failed to reach, so it is not kept as `cause`).
+ */
+import { GatewayError } from '../errors.js';
+
+export type SharedStoreName = 'redis' | 's3';
+
+const STORE_LABELS: Record<SharedStoreName, string> = {
+  redis: 'The shared state store (Redis)',
+  s3: 'The image storage (S3)',
+};
+
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
+export class StoreUnavailableError extends GatewayError {
+  readonly store: SharedStoreName;
+  /** machine-readable and secret-free: 'timeout', 'connection', 'ECONNREFUSED', 'NoSuchBucket', … */
+  readonly reason: string;
+
+  constructor(store: SharedStoreName, reason: string) {
+    super({
+      status: 503,
+      type: 'server_error',
+      code: 'service_unavailable',
+      message: `${STORE_LABELS[store]} is unavailable (${reason}). Try again shortly.`,
+      headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
+    });
+    this.name = 'StoreUnavailableError';
+    this.store = store;
+    this.reason = reason;
+  }
+}
+
+export const isStoreUnavailable = (e: unknown, store?: SharedStoreName): e is StoreUnavailableError =>
+  e instanceof StoreUnavailableError && (store === undefined || e.store === store);
+
+/** A token safe to show: an error code or class name, never free text that might quote an address. */
+export function safeReason(err: unknown, fallback: string): string {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  for (const candidate of [e?.code, e?.name]) {
+    if (typeof candidate === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(candidate) && candidate !== 'Error') {
+      return candidate;
+    }
+  }
+  return fallback;
+}
