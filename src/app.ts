@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { MODEL_CATALOG } from './contract/models.js';
@@ -21,6 +21,7 @@ import { createResilience, type Resilience } from './routing/resilience.js';
 import { createRouter, type Router } from './routing/router.js';
 import { createHostedImages, loadOrCreateSecret } from './store/hosted.js';
 import { openStores } from './store/index.js';
+import { createMemoryLimits, openSharedLimits } from './store/limits/index.js';
 import { ensureMasterKey } from './store/master-key.js';
 import type { Stores } from './store/types.js';
 
@@ -87,8 +88,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const imageUrlCa = config.imageUrlCaFile ? fs.readFileSync(config.imageUrlCaFile) : null;
 
   // filled once the server exists: the pipeline logs through the server's logger
-  const log = { error: (obj: object, msg: string) => server.log.error(obj, msg), warn: (obj: object, msg: string) => server.log.warn(obj, msg) };
+  // the server's logger, once the server exists; what is logged before that (Redis at start) goes to stderr
+  let serverLog: FastifyBaseLogger | null = null;
+  const log = {
+    error: (obj: object, msg: string) => (serverLog ? serverLog.error(obj, msg) : console.error(msg, obj)),
+    warn: (obj: object, msg: string) => (serverLog ? serverLog.warn(obj, msg) : console.error(msg, obj)),
+  };
   const billing = new Billing(config, stores.ledger);
+  const shared = await openSharedLimits({ redisUrl: config.redisUrl, clock, onError: (reason) => log.warn({ reason }, 'redis') });
+  const local = config.redisUrl ? createMemoryLimits(clock) : shared;
   const pipeline = {
     config,
     clock,
@@ -96,6 +104,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hosted,
     requestLog: stores.requestLog,
     billing,
+    admission: { shared, local, onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
     spoolDir,
     log,
     execute: {
@@ -103,13 +112,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       resilience,
       httpFor: providerSet.httpFor,
       scrub,
-      onInternalError: (err: unknown, deployment: string) => server.log.error({ err, deployment }, 'adapter failed unexpectedly'),
+      onInternalError: (err: unknown, deployment: string) => log.error({ err, deployment }, 'adapter failed unexpectedly'),
     },
   };
   const server = buildServer(
     { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing },
     options.logger ?? false,
   );
+  serverLog = server.log;
   // every accepted socket and how many requests it has in flight, for a
   // shutdown that waits for requests, not for idle or half-open connections
   const sockets = new Map<Socket, number>();
@@ -129,6 +139,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   } catch (e) {
     await engine.close();
     await providerSet.close();
+    await shared.close();
     await stores.close();
     throw e;
   }
@@ -145,7 +156,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   sweeper.unref();
   // reservations whose node died mid-request go back to their keys once they expire
   const releaser = setInterval(() => {
-    stores.ledger.releaseExpired(clock.now()).catch((err: unknown) => server.log.warn({ err }, 'releasing expired reservations failed'));
+    stores.ledger.releaseExpired(clock.now()).catch((err: unknown) => log.warn({ err }, 'releasing expired reservations failed'));
   }, RESERVATION_SWEEP_MS);
   releaser.unref();
 
@@ -189,6 +200,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         }
         await engine.close();
         await providerSet.close();
+        await shared.close();
+        if (local !== shared) await local.close();
         await stores.close();
       })();
       return closing;

@@ -24,6 +24,7 @@ import { ClientGone, executePlans, type ExecuteDeps, type Executed } from './exe
 import { planFor, type Plan } from './plan.js';
 import type { AnswerMeta, EditAnswer, EditSink } from './sink.js';
 import type { Account, Billing, Hold } from '../billing/accounts.js';
+import { admit, type Admitted, type AdmissionDeps } from './admission.js';
 import { MAX_RETRY_AFTER_MS } from '../routing/resilience.js';
 
 export interface HostedImageSaver {
@@ -37,6 +38,7 @@ export interface PipelineDeps {
   hosted: HostedImageSaver;
   requestLog: RequestLog;
   billing: Billing;
+  admission: AdmissionDeps;
   execute: ExecuteDeps;
   spoolDir: string;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -208,7 +210,10 @@ export async function runEdit(
   let partials: Promise<void> = Promise.resolve();
   let hold: Hold | null = null;
   let servedBy: Plan | null = null;
+  let admitted: Admitted | null = null;
   try {
+    // limits first: a refused request stores nothing and costs nothing
+    admitted = await admit(deps.admission, input.account.keyId, deps.billing.limitsOf(input.account));
     spool = await createSpool(deps.spoolDir);
     const intake = await input.readBody(spool);
     entry.bytesIn = intake.bytesIn;
@@ -300,6 +305,7 @@ export async function runEdit(
     deliver = gone ? () => sink.gone() : () => sink.fail(err);
   } finally {
     entry.latencyMs = Math.max(0, deps.clock.now() - started);
+    if (admitted) await admitted.release();
     if (spool) await spool.cleanup();
     await deps.requestLog.insert(entry).catch((err: unknown) => {
       deps.log.error({ err, requestId: input.id }, 'request log insert failed');
