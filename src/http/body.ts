@@ -6,11 +6,18 @@
 import type { z } from 'zod';
 import { badRequest, invalidType, invalidValue, missingParameter, unknownParameter, type GatewayError } from '../errors.js';
 
-function toError(issue: z.core.$ZodIssue): GatewayError {
+/** the value at an issue's path in the body, to tell a missing field from a wrong one */
+function valueAt(body: unknown, path: PropertyKey[]): unknown {
+  let v = body;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function toError(issue: z.core.$ZodIssue, body: unknown): GatewayError {
   const param = issue.path.map(String).join('.') || null;
   if (issue.code === 'unrecognized_keys') return unknownParameter(issue.keys[0]);
   if (issue.code === 'invalid_type') {
-    if (issue.input === undefined) return missingParameter(param ?? 'body');
+    if (valueAt(body, issue.path) === undefined) return missingParameter(param ?? 'body');
     return invalidType(param ?? 'body', `Invalid type for '${param ?? 'body'}': expected ${issue.expected}.`);
   }
   if (param === null) return badRequest('invalid_request', null, `Invalid body: ${issue.message}`);
@@ -19,6 +26,6 @@ function toError(issue: z.core.$ZodIssue): GatewayError {
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const r = schema.safeParse(body ?? {});
-  if (!r.success) throw toError(r.error.issues[0]);
+  if (!r.success) throw toError(r.error.issues[0], body ?? {});
   return r.data;
 }
