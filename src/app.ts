@@ -104,6 +104,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hosted,
     requestLog: stores.requestLog,
     billing,
+    idempotency: { store: stores.idempotency, locks: shared.locks, clock },
     admission: { shared, local, onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
     spoolDir,
     log,
@@ -157,6 +158,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // reservations whose node died mid-request go back to their keys once they expire
   const releaser = setInterval(() => {
     stores.ledger.releaseExpired(clock.now()).catch((err: unknown) => log.warn({ err }, 'releasing expired reservations failed'));
+    stores.idempotency.sweep(clock.now()).catch(() => {});
   }, RESERVATION_SWEEP_MS);
   releaser.unref();
 

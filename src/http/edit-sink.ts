@@ -10,6 +10,8 @@ import type { GatewayError } from '../errors.js';
 import type { AnswerMeta, EditAnswer, EditSink } from '../pipeline/sink.js';
 import { headerSafe } from './envelope.js';
 import { sendError } from './reply.js';
+import { discardRemaining } from '../intake/index.js';
+import type { StoredAnswer } from '../pipeline/idempotency.js';
 import { SseWriter } from './sse.js';
 
 export const COST_HEADER = 'x-imagegate-cost-usd';
@@ -63,6 +65,22 @@ export function createHttpEditSink(request: FastifyRequest, reply: FastifyReply)
         return;
       }
       if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) sendError(request, reply, err);
+    },
+    replay(answer: StoredAnswer) {
+      const mark = { 'x-imagegate-idempotent-replay': 'true' };
+      if (answer.kind === 'error') {
+        discardRemaining(request.raw, reply.raw);
+        void reply.code(answer.status).headers({ ...answer.headers, ...mark }).type('application/json').send(JSON.stringify(answer.body));
+        return;
+      }
+      if (answer.kind === 'json') {
+        void reply.headers({ ...answerHeaders(request.id, answer.meta), ...mark }).type('application/json').send(answer.payload);
+        return;
+      }
+      reply.hijack();
+      const writer = new SseWriter(reply.raw, { ...answerHeaders(request.id, answer.meta), ...mark });
+      for (const ev of answer.events) writer.event(ev.type, ev);
+      writer.end();
     },
     gone() {
       // nobody is left to answer; do not keep the half-open socket

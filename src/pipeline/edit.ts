@@ -11,7 +11,7 @@ import { countUsage, PARTIAL_IMAGE_TOKENS } from '../billing/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { resolveQuality } from '../contract/models.js';
-import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatum } from '../contract/response.js';
+import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatum, type PartialImageEvent } from '../contract/response.js';
 import { validateEdit } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
@@ -25,6 +25,7 @@ import { planFor, type Plan } from './plan.js';
 import type { AnswerMeta, EditAnswer, EditSink } from './sink.js';
 import type { Account, Billing, Hold } from '../billing/accounts.js';
 import { admit, type Admitted, type AdmissionDeps } from './admission.js';
+import { beginIdempotent, checkIdempotencyKey, fingerprint, worthKeeping, type Begun, type IdempotencyDeps } from './idempotency.js';
 import { MAX_RETRY_AFTER_MS } from '../routing/resilience.js';
 
 export interface HostedImageSaver {
@@ -39,6 +40,7 @@ export interface PipelineDeps {
   requestLog: RequestLog;
   billing: Billing;
   admission: AdmissionDeps;
+  idempotency: IdempotencyDeps;
   execute: ExecuteDeps;
   spoolDir: string;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -53,6 +55,8 @@ export interface EditInput {
   signal: AbortSignal;
   /** what the client said it sends, until the body is read */
   declaredBytes: number;
+  /** the Idempotency-Key header as sent */
+  idempotencyKey: string | string[] | undefined;
   /** reads and spools the body (intake/) */
   readBody(spool: Spool): Promise<IntakeResult>;
 }
@@ -211,12 +215,28 @@ export async function runEdit(
   let hold: Hold | null = null;
   let servedBy: Plan | null = null;
   let admitted: Admitted | null = null;
+  let idem: Extract<Begun, { kind: 'run' }> | null = null;
+  const sentPartials: PartialImageEvent[] = [];
   try {
+    const idemKey = checkIdempotencyKey(input.idempotencyKey);
     // limits first: a refused request stores nothing and costs nothing
     admitted = await admit(deps.admission, input.account.keyId, deps.billing.limitsOf(input.account));
     spool = await createSpool(deps.spoolDir);
     const intake = await input.readBody(spool);
     entry.bytesIn = intake.bytesIn;
+    if (idemKey !== null) {
+      const begun = await beginIdempotent(deps.idempotency, input.account.keyId, idemKey, await fingerprint(intake), input.signal);
+      if (begun.kind === 'replay') {
+        // the first answer again, charged once: this one costs nothing
+        const answer = begun.answer;
+        entry.status = answer.status;
+        if (answer.kind !== 'error') entry.deployment = answer.meta.deployment;
+        else entry.errorCode = answer.body.error.code;
+        deliver = () => sink.replay(answer);
+        return;
+      }
+      idem = begun;
+    }
     const req = await validateEdit(intake, {
       requestId: input.id,
       defaultModel: deps.config.defaultModel,
@@ -238,6 +258,7 @@ export async function runEdit(
         const { image } = await conformImage(bytes, { ...plan.want, size: null });
         const ev = partialImageEvent(req, { imageIndex, partialIndex, image }, created());
         entry.bytesOut += ev.b64_json.length;
+        if (idem) sentPartials.push(ev);
         partialsSent++;
         servedBy = plan;
         sink.partial({ deployment: plan.deployment.name, warnings: upfrontWarnings(plan) }, ev);
@@ -285,6 +306,14 @@ export async function runEdit(
     entry.status = 200;
     recordUsage(entry, usage);
     const meta: AnswerMeta = { deployment: executed.plan.deployment.name, warnings, costMicros: entry.costMicros };
+    if (idem) {
+      await idem.finish(
+        answer.kind === 'json'
+          ? { kind: 'json', status: 200, meta, payload: answer.payload }
+          : { kind: 'events', status: 200, meta, events: [...sentPartials, ...answer.events] },
+      );
+      idem = null;
+    }
     deliver = () => sink.succeed(meta, answer);
   } catch (e) {
     await partials.catch(() => {});
@@ -302,6 +331,13 @@ export async function runEdit(
     entry.errorCode = err.code;
     if (!gone && !isGatewayError(e)) deps.log.error({ err: e, requestId: input.id }, 'edit failed');
     else if (err.status >= 500 && !gone) deps.log.warn({ requestId: input.id, code: err.code, message: err.message }, 'edit failed upstream');
+    if (idem) {
+      const keep = !gone && !streaming && worthKeeping(err.status);
+      await idem.finish(keep ? { kind: 'error', status: err.status, headers: err.headers, body: err.toBody() } : null).catch((e2: unknown) => {
+        deps.log.error({ err: e2, requestId: input.id }, 'storing an idempotent answer failed');
+      });
+      idem = null;
+    }
     deliver = gone ? () => sink.gone() : () => sink.fail(err);
   } finally {
     entry.latencyMs = Math.max(0, deps.clock.now() - started);

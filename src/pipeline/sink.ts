@@ -4,6 +4,7 @@
  */
 import type { GatewayError } from '../errors.js';
 import type { CompletedEvent, PartialImageEvent } from '../contract/response.js';
+import type { StoredAnswer } from './idempotency.js';
 
 export type EditAnswer =
   /** a serialised ImagesResponse */
@@ -35,4 +36,6 @@ export interface EditSink {
   fail(err: GatewayError): void;
   /** the client left: nobody to answer */
   gone(): void;
+  /** an idempotent resend: the first answer again, as it was */
+  replay(answer: StoredAnswer): void;
 }

@@ -5,6 +5,7 @@ import { DiskBlobStore } from './blobs.js';
 import { openDatabase, type Db } from './db.js';
 import type { S3Settings } from './s3-blobs.js';
 import { SqlKeyStore } from './keys.js';
+import { SqlIdempotencyStore } from './idempotency.js';
 import { SqlLedger } from './ledger.js';
 import { SqlRequestLog } from './request-log.js';
 import type { Stores } from './types.js';
@@ -35,6 +36,7 @@ export async function openStores(options: OpenStoresOptions): Promise<OpenedStor
     db,
     keys: new SqlKeyStore(db, clock),
     ledger: new SqlLedger(db, clock),
+    idempotency: new SqlIdempotencyStore(db),
     requestLog: new SqlRequestLog(db),
     blobs: s3 ?? new DiskBlobStore(path.join(options.dataDir, BLOBS_DIR_NAME)),
     close: async () => {

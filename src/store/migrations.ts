@@ -139,6 +139,25 @@ export const migrations: Readonly<Record<string, Migration>> = {
       }
     },
   },
+  '0004_idempotency': {
+    async up(db: AnyDb): Promise<void> {
+      // the first answer to an Idempotency-Key, replayed byte for byte for 24 hours on any node
+      await db.schema
+        .createTable('idempotency')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('answer', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('idempotency_expires_at').on('idempotency').column('expires_at').execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.dropTable('idempotency').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

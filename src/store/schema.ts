@@ -89,7 +89,22 @@ export interface RequestLogTable {
   warnings: string | null;
 }
 
+export interface IdempotencyTable {
+  /** `<api key id>:<sha256 of the Idempotency-Key>` */
+  id: string;
+  key_id: string;
+  /** sha256 of the request as parsed (fields and file contents), to tell a resend from a reuse */
+  fingerprint: string;
+  /** running | done */
+  state: string;
+  /** JSON of the stored answer, when done */
+  answer: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface DatabaseSchema {
+  idempotency: IdempotencyTable;
   api_keys: ApiKeysTable;
   request_log: RequestLogTable;
   ledger: LedgerTable;

@@ -201,7 +201,28 @@ export interface Stores {
   dialect: 'sqlite' | 'postgres';
   keys: KeyStore;
   ledger: Ledger;
+  idempotency: IdempotencyStore;
   requestLog: RequestLog;
   blobs: BlobStore;
   close(): Promise<void>;
+}
+
+export interface IdempotencyRecord {
+  id: string;
+  keyId: string;
+  fingerprint: string;
+  state: 'running' | 'done';
+  /** the stored answer (JSON), when done */
+  answer: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface IdempotencyStore {
+  get(id: string): Promise<IdempotencyRecord | null>;
+  /** writes the record, replacing one with the same id (the caller holds the key's lock) */
+  put(record: IdempotencyRecord): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** removes records past their expiry; returns how many */
+  sweep(now: number): Promise<number>;
 }

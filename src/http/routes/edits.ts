@@ -52,6 +52,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
         account: { keyId: callerOf(request).keyId, key: callerOf(request).key },
         signal: abort.signal,
         declaredBytes: Number(request.headers['content-length']) || 0,
+        idempotencyKey: request.headers['idempotency-key'],
         readBody: (spool) => takeBody(deps, request, spool, abort.signal),
       },
       createHttpEditSink(request, reply),
