@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultLimits } from '../src/config/index.js';
 import { parseMultipart } from '../src/intake/multipart.js';
 import { createSpool } from '../src/intake/spool.js';
-import { median, startGateway } from './lib/gateway.js';
+import { median, startGateway } from '../test/helpers/gateway-process.js';
 
 const MiB = 1024 * 1024;
 const BUDGET_MB = 64;

@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import sharp from 'sharp';
 import { startOpenAiEmulator } from '../test/emulators/openai.js';
-import { median, quantile, startGateway } from './lib/gateway.js';
+import { median, quantile, startGateway } from '../test/helpers/gateway-process.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -23,7 +23,7 @@ import { createHostedImages, loadOrCreateSecret } from './store/hosted.js';
 import { openStores } from './store/index.js';
 import { createMemoryLimits, openSharedLimits } from './store/limits/index.js';
 import { ensureMasterKey } from './store/master-key.js';
-import type { Stores } from './store/types.js';
+import type { OpenedStores } from './store/index.js';
 
 export interface AppOptions {
   clock?: Clock;
@@ -40,7 +40,7 @@ export interface App {
   /** the base URL clients use, e.g. http://127.0.0.1:8080 */
   url: string;
   masterKey: string;
-  stores: Stores;
+  stores: OpenedStores;
   router: Router;
   engine: Engine;
   resilience: Resilience;

@@ -1,5 +1,5 @@
 /**
- * The real `imagegate serve` in a child process for benches: its own data
+ * The real `imagegate serve` in a child process for benches and multi-node tests: its own data
  * dir, a chosen master key, optional config file, and its memory read from
  * /proc (current and peak RSS).
  */
@@ -20,6 +20,8 @@ export interface GatewayChild {
   /** the highest resident set so far (VmHWM), bytes */
   peakRss(): Promise<number>;
   stop(): Promise<void>;
+  /** kill -9: no shutdown, nothing finished */
+  kill(): Promise<void>;
 }
 
 async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -30,7 +32,7 @@ async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numbe
 
 export async function startGateway(options: { config?: string; env?: Record<string, string> } = {}): Promise<GatewayChild> {
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
-  const key = `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
+  const key = options.env?.IMAGEGATE_MASTER_KEY ?? `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
   const env: Record<string, string> = { ...(process.env as Record<string, string>), HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_MASTER_KEY: key, LOG_LEVEL: 'silent', ...options.env };
   if (options.config) {
     const file = path.join(dataDir, 'imagegate.yaml');
@@ -60,9 +62,16 @@ export async function startGateway(options: { config?: string; env?: Record<stri
     rss: () => statusField(child.pid!, 'VmRSS'),
     peakRss: () => statusField(child.pid!, 'VmHWM'),
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
       await fsp.rm(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
     },
   };
 }
