@@ -76,8 +76,8 @@ test('keys create, list and revoke from the command line', async () => {
   const key = /^\s+(sk-ig-[A-Za-z0-9]{40})$/m.exec(created.stdout)?.[1];
   const id = /created key (key_[A-Za-z0-9]+)/.exec(created.stdout)?.[1];
   assert.ok(key && id, created.stdout);
-  const listed = await cli('keys', 'list');
-  assert.match(listed.stdout, new RegExp(`${id}\\t.*\\tci bot\\tactive`));
+  const listed = await cli('keys', 'list', '--format', 'csv');
+  assert.match(listed.stdout, new RegExp(`^${id},ci bot,default,,,,,true,false,,0\\.000000,0\\.000000,`, 'm'));
   assert.ok(!listed.stdout.includes(key), 'list never shows a secret');
 
   const server = await startServer();

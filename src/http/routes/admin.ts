@@ -3,6 +3,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { badRequest, invalidValue, notFound, unknownParameter } from '../../errors.js';
+import { keyView } from '../../billing/key-view.js';
 import { formatUsd, parseUsd } from '../../billing/money.js';
 import type { ApiKeyInfo, RequestLogEntry, RequestLogQuery } from '../../store/types.js';
 import { parseBody } from '../body.js';
@@ -11,27 +12,7 @@ import type { HttpDeps } from '../deps.js';
 
 const master = { config: { auth: 'master' as const } };
 
-/** The key as OPERATOR.md shapes it: flat, money in USD strings, times as unix seconds or ISO. */
-export async function keyJson(deps: HttpDeps, k: ApiKeyInfo) {
-  const balance = await deps.stores.ledger.balance(k.id);
-  return {
-    id: k.id,
-    name: k.name,
-    prefix: k.prefix,
-    group: k.group,
-    models: k.models,
-    rpm: k.rpm,
-    maxConcurrent: k.maxConcurrent,
-    expiresAt: k.expiresAt === null ? null : Math.floor(k.expiresAt / 1000),
-    enabled: k.enabled,
-    revoked: k.revokedAt !== null,
-    balanceUsd: k.budgeted ? formatUsd(balance.available) : null,
-    reservedUsd: formatUsd(balance.reserved),
-    spentUsd: formatUsd(balance.charged),
-    createdAt: new Date(k.createdAt).toISOString(),
-    lastUsedAt: k.lastUsedAt === null ? null : new Date(k.lastUsedAt).toISOString(),
-  };
-}
+const keyJson = (deps: HttpDeps, k: ApiKeyInfo) => keyView(deps.stores.ledger, k);
 
 async function existingKey(deps: HttpDeps, id: string): Promise<ApiKeyInfo> {
   const key = await deps.stores.keys.get(id);
