@@ -73,7 +73,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     catalog: Object.keys(MODEL_CATALOG),
     created: Math.floor(clock.now() / 1000),
   });
-  const resilience = options.resilience ?? createResilience();
+  const resilienceLater = options.resilience;
   const scrub = createScrubber(config.secrets);
 
   let baseUrl = config.publicBaseUrl;
@@ -97,6 +97,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const billing = new Billing(config, stores.ledger);
   const shared = await openSharedLimits({ redisUrl: config.redisUrl, clock, onError: (reason) => log.warn({ reason }, 'redis') });
   const local = config.redisUrl ? createMemoryLimits(clock) : shared;
+  const resilience = resilienceLater ?? createResilience(shared.breakers, () => clock.now());
   const pipeline = {
     config,
     clock,

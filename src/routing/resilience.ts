@@ -108,8 +108,40 @@ function stateOf(b: CircuitBreakerPolicy): BreakerState {
   return 'closed';
 }
 
-export function createResilience(): Resilience {
+/**
+ * How nodes tell each other that a provider's circuit opened (Redis pub/sub
+ * when they share one): each node's own breaker still decides, but a node
+ * that hears of an open circuit skips the provider until that cooldown ends
+ * instead of spending its own failures to find out.
+ */
+export interface BreakerBus {
+  announceOpen(provider: string, until: number): Promise<void>;
+  subscribe(listener: (event: { provider: string; until: number }) => void): () => void;
+}
+
+export function createResilience(bus?: BreakerBus, now: () => number = Date.now): Resilience {
   const policies = new Map<string, ProviderPolicies>();
+  // providers other nodes found broken, until when
+  const isolated = new Map<string, { until: number; release: () => void }>();
+  // heard of before this node ever called the provider
+  const heard = new Map<string, number>();
+  const isolate = (name: string, until: number) => {
+    const policy = policies.get(name);
+    if (!policy) {
+      heard.set(name, Math.max(until, heard.get(name) ?? 0));
+      return;
+    }
+    if (until <= now() || (isolated.get(name)?.until ?? 0) >= until) return;
+    isolated.get(name)?.release();
+    const handle = policy.breaker.isolate();
+    const timer = setTimeout(() => {
+      isolated.delete(name);
+      handle.dispose();
+    }, until - now());
+    timer.unref();
+    isolated.set(name, { until, release: () => (clearTimeout(timer), handle.dispose()) });
+  };
+  bus?.subscribe((e) => isolate(e.provider, e.until));
   const get = (p: Pick<ProviderConfig, 'name' | 'maxRetries' | 'breaker'>): ProviderPolicies => {
     let found = policies.get(p.name);
     if (!found) {
@@ -124,6 +156,15 @@ export function createResilience(): Resilience {
         }),
       };
       policies.set(p.name, found);
+      const breaker = found.breaker;
+      breaker.onBreak((reason) => {
+        // our own failures opened it: tell the others (an isolation we were told of is theirs to announce)
+        if ('isolated' in reason) return;
+        void bus?.announceOpen(p.name, now() + p.breaker.cooldownMs).catch(() => {});
+      });
+      const pending = heard.get(p.name);
+      heard.delete(p.name);
+      if (pending !== undefined) isolate(p.name, pending);
     }
     return found;
   };
@@ -137,7 +178,8 @@ export function createResilience(): Resilience {
           try {
             return await breaker.execute(() => fn(attempt), signal);
           } catch (e) {
-            if (e instanceof BrokenCircuitError) throw breakerSkip(provider.name, 'open');
+            // open here, or isolated because another node found the provider broken
+          if (e instanceof BrokenCircuitError) throw breakerSkip(provider.name, 'open');
             // counted by the breaker, but past retrying
             if (final?.()) throw new NoRetry(e);
             throw e;
