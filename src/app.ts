@@ -21,6 +21,7 @@ import { createResilience, type Resilience } from './routing/resilience.js';
 import { createRouter, type Router } from './routing/router.js';
 import { createHostedImages, loadOrCreateSecret } from './store/hosted.js';
 import { openStores } from './store/index.js';
+import { sharedSecret } from './store/settings.js';
 import { createMemoryLimits, openSharedLimits } from './store/limits/index.js';
 import { ensureMasterKey } from './store/master-key.js';
 import type { OpenedStores } from './store/index.js';
@@ -80,7 +81,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const hosted = createHostedImages({
     blobs: stores.blobs,
     // one secret for every node when set, so any node serves any node's URLs
-    secret: config.urlSecret !== null ? Buffer.from(config.urlSecret, 'utf8') : loadOrCreateSecret(config.dataDir),
+    // the signing key: configured, else shared through PostgreSQL by every node, else this node's own file
+    secret:
+      config.urlSecret !== null
+        ? Buffer.from(config.urlSecret, 'utf8')
+        : stores.dialect === 'postgres'
+          ? await sharedSecret(stores.db, 'hosted_url_signing_key')
+          : loadOrCreateSecret(config.dataDir),
     clock,
     ttlSeconds: config.hostedUrlTtlSeconds,
     publicBaseUrl: () => baseUrl,
