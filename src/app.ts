@@ -13,6 +13,8 @@ import { MODEL_CATALOG } from './contract/models.js';
 import { createEngine } from './engine/index.js';
 import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
+import type { Lifecycle } from './http/deps.js';
+import { serviceUnavailable } from './errors.js';
 import { sweepStaleSpools } from './intake/spool.js';
 import { Billing } from './billing/accounts.js';
 import { createScrubber } from './config/secrets.js';
@@ -46,7 +48,9 @@ export interface App {
   engine: Engine;
   resilience: Resilience;
   billing: Billing;
-  close(): Promise<void>;
+  lifecycle: Lifecycle;
+  /** drains: waits for requests in flight up to `graceMs` (default IMAGEGATE_SHUTDOWN_GRACE_MS), aborts the rest, closes every store */
+  close(graceMs?: number): Promise<void>;
 }
 
 const SPOOL_STALE_MS = 60 * 60_000;
@@ -102,6 +106,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     warn: (obj: object, msg: string) => (serverLog ? serverLog.warn(obj, msg) : console.error(msg, obj)),
   };
   const billing = new Billing(config, stores.ledger);
+  // edits in progress, so a shutdown can wait for them, or abort them when its grace runs out
+  const lifecycle: Lifecycle = { draining: false, active: new Set<AbortController>() };
+  const upstreamConfigured = Object.values(config.providers).some((p) => p.type !== 'local');
   const shared = await openSharedLimits({ redisUrl: config.redisUrl, clock, onError: (reason) => log.warn({ reason }, 'redis') });
   const local = config.redisUrl ? createMemoryLimits(clock) : shared;
   const resilience = resilienceLater ?? createResilience(shared.breakers, () => clock.now());
@@ -113,7 +120,23 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     requestLog: stores.requestLog,
     billing,
     idempotency: { store: stores.idempotency, locks: shared.locks, clock },
-    admission: { shared, local, onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
+    admission: {
+      nodeBusy: () => {
+        if (lifecycle.draining) return serviceUnavailable('This node is shutting down; retry on another.', 1);
+        // the request itself is already counted
+        if (lifecycle.active.size > config.maxInFlight) {
+          return serviceUnavailable(`This node is at its limit of ${config.maxInFlight} requests at once; retry shortly.`, 1);
+        }
+        // with no upstream every request is the engine's: refuse before the upload when its queue is full
+        const load = engine.load();
+        if (!upstreamConfigured && load.inFlight >= load.threads + load.maxQueue) {
+          return serviceUnavailable(`The built-in engine is busy (${load.inFlight - load.threads} edits waiting); retry shortly.`, 1);
+        }
+        return null;
+      },
+      shared,
+      local,
+      onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
     spoolDir,
     log,
     execute: {
@@ -125,7 +148,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   };
   const server = buildServer(
-    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing },
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing, sharedLimits: shared, lifecycle },
     options.logger ?? false,
   );
   serverLog = server.log;
@@ -193,11 +216,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     engine,
     resilience,
     billing,
-    close() {
+    lifecycle,
+    close(graceMs = config.shutdownGraceMs) {
       closing ??= (async () => {
+        // readiness turns 503 at once; new requests on kept-alive connections get 503 and Connection: close
+        lifecycle.draining = true;
         clearInterval(sweeper);
         clearInterval(releaser);
         const closed = server.close();
+        // the grace: what has not finished by then is aborted, its reservation released, its client answered 503
+        const grace = setTimeout(() => {
+          for (const ac of lifecycle.active) ac.abort(serviceUnavailable('This node shut down before the request finished; retry it.', 1));
+        }, graceMs);
         // requests in flight finish; a socket with none (idle keep-alive, or
         // half-open after its client left) is closed instead of waited for
         const sweep = setInterval(() => {
@@ -207,6 +237,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           await closed;
         } finally {
           clearInterval(sweep);
+          clearTimeout(grace);
         }
         await engine.close();
         await providerSet.close();

@@ -102,6 +102,16 @@ export const modelNotFound = (model: string): GatewayError =>
 export const notFound = (code: string, param: string | null, message: string): GatewayError =>
   new GatewayError({ status: 404, code, param, message });
 
+/** OPERATOR.md's 503 for a node that cannot take the request now (overload, shutdown, a store away). */
+export const serviceUnavailable = (message: string, retryAfterSeconds = 1): GatewayError =>
+  new GatewayError({
+    status: 503,
+    type: 'server_error',
+    code: 'service_unavailable',
+    message,
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });
+
 /** An unexpected failure: a 500 that leaks nothing; the request id finds it in the logs. */
 export const internalError = (): GatewayError =>
   new GatewayError({

@@ -20,6 +20,9 @@ ${ACCOUNTS_HELP}
 
 type Out = (line: string) => void;
 
+/** how long past the grace a shutdown may take to release reservations and close stores */
+const STUCK_MS = 10_000;
+
 export async function runCli(argv: string[], config: Config, out: Out = console.log): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -50,11 +53,12 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    console.log(`${signal}: finishing in-flight requests, then exiting`);
+    console.log(`${signal}: draining (up to ${config.shutdownGraceMs} ms for requests in flight), then exiting`);
+    // the app aborts what is left when the grace runs out; this only guards against a close that never ends
     const force = setTimeout(() => {
-      console.error(`still busy after ${config.shutdownGraceMs} ms; exiting anyway`);
+      console.error(`shutdown still not done ${STUCK_MS} ms after the grace; exiting anyway`);
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, config.shutdownGraceMs + STUCK_MS);
     force.unref();
     app.close().then(
       () => process.exit(0),

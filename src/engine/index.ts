@@ -80,6 +80,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     run,
+    load: () => ({ threads, inFlight, maxQueue }),
     close: () => pool.destroy(),
   };
 }

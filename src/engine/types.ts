@@ -72,7 +72,17 @@ export interface EngineRunOptions {
   onPartial?: (imageIndex: number, partialIndex: number, image: EngineImage) => void;
 }
 
+export interface EngineLoad {
+  threads: number;
+  /** jobs on a thread or waiting for one */
+  inFlight: number;
+  /** how many may wait beyond the threads */
+  maxQueue: number;
+}
+
 export interface Engine {
   run(job: EngineJob, options?: EngineRunOptions): Promise<EngineResult>;
+  /** how busy it is now (overload checks, metrics) */
+  load(): EngineLoad;
   close(): Promise<void>;
 }

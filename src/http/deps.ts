@@ -1,7 +1,8 @@
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Router } from '../routing/router.js';
-import type { Stores } from '../store/types.js';
+import type { OpenedStores } from '../store/index.js';
+import type { SharedLimits } from '../store/limits/types.js';
 import type { HostedImageSaver, PipelineDeps } from '../pipeline/edit.js';
 import type { Readable } from 'node:stream';
 import type { Billing } from '../billing/accounts.js';
@@ -17,7 +18,7 @@ export interface HostedImageReader {
 export interface HttpDeps {
   config: Config;
   clock: Clock;
-  stores: Stores;
+  stores: OpenedStores;
   router: Router;
   hosted: HostedImageSaver & HostedImageReader;
   masterKey: string;
@@ -29,4 +30,14 @@ export interface HttpDeps {
   pipeline: PipelineDeps;
   /** prices, groups and credit */
   billing: Billing;
+  /** rate limits, locks, breaker announcements (Redis or in process), for readiness */
+  sharedLimits: SharedLimits;
+  /** set when the node drains for shutdown */
+  lifecycle: Lifecycle;
+}
+
+export interface Lifecycle {
+  draining: boolean;
+  /** the abort controllers of the edits in progress */
+  active: Set<AbortController>;
 }

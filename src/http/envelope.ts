@@ -3,6 +3,7 @@
  * {"error": {"message", "type", "param", "code"}} with the right status.
  */
 import { GatewayError, internalError, isGatewayError } from '../errors.js';
+import { databaseUnavailable } from '../store/errors.js';
 
 interface StatusError {
   statusCode?: number;
@@ -13,6 +14,8 @@ interface StatusError {
 /** Any thrown value as a GatewayError; unknown failures become a 500 that leaks nothing. */
 export function toGatewayError(e: unknown): GatewayError {
   if (isGatewayError(e)) return e;
+  const store = databaseUnavailable(e);
+  if (store) return store;
   const se = e as StatusError;
   // errors raised by the HTTP framework itself (bad JSON on admin routes, 413, 415, …)
   if (se && typeof se.statusCode === 'number' && se.statusCode >= 400 && se.statusCode < 500) {

@@ -3,7 +3,7 @@
  * x-request-id on each, and errors mapped in one place.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { GatewayError } from '../errors.js';
+import { GatewayError, serviceUnavailable } from '../errors.js';
 import { registerAuth } from './auth.js';
 import { clientErrorHandler } from './client-errors.js';
 import type { HttpDeps } from './deps.js';
@@ -12,6 +12,7 @@ import { toGatewayError } from './envelope.js';
 import { sendError } from './reply.js';
 import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerHealthRoutes } from './routes/health.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -26,7 +27,8 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
     requestTimeout: 15 * 60_000,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // our own draining answer (the envelope), below
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // malformed requests the HTTP parser refuses get the error envelope too
     clientErrorHandler,
@@ -35,6 +37,11 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // draining: readiness says 503 and the listener is closed, but a kept-alive connection may still send
+    if (deps.lifecycle.draining && request.url !== '/readyz' && request.url !== '/healthz') {
+      reply.header('connection', 'close');
+      throw serviceUnavailable('This node is shutting down; retry on another.', 1);
+    }
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -52,7 +59,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   });
 
   registerAuth(app, deps.masterKey, deps.stores.keys, () => deps.clock.now());
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, deps);
   registerModelRoutes(app, deps);
   registerEditRoutes(app, deps);
   registerHostedRoutes(app, deps);

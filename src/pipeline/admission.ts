@@ -20,6 +20,8 @@ export interface Admitted {
 }
 
 export interface AdmissionDeps {
+  /** a refusal when this node cannot take another request now (overload, shutdown), checked before anything else */
+  nodeBusy(): GatewayError | null;
   shared: SharedLimits;
   /** this node's own counters, used while `shared` (Redis) does not answer */
   local: SharedLimits;
@@ -65,6 +67,8 @@ export function tooManyAtOnce(limit: number): GatewayError {
 const NOTHING: Admitted = { release: async () => {} };
 
 export async function admit(deps: AdmissionDeps, keyId: string, limits: { rpm: number | null; maxConcurrent: number | null }): Promise<Admitted> {
+  const busy = deps.nodeBusy();
+  if (busy) throw busy;
   if (limits.rpm !== null) {
     const r = await withFallback(deps, (l) => l.rate.hit(`rpm:${keyId}`, limits.rpm!, RATE_WINDOW_MS));
     if (!r.allowed) throw rateLimited(r.limit, r.resetMs);

@@ -16,6 +16,7 @@ import { validateEdit } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
 import { createSpool } from '../intake/spool.js';
+import { databaseUnavailable } from '../store/errors.js';
 import type { IntakeResult, Spool } from '../intake/types.js';
 import type { Router } from '../routing/router.js';
 import type { RequestLog, RequestLogEntry } from '../store/types.js';
@@ -325,11 +326,13 @@ export async function runEdit(
       });
       hold = null;
     }
-    const gone = e instanceof ClientGone || (input.signal.aborted && !(isGatewayError(e) && e.status < 500));
-    const err = gone ? clientGone() : isGatewayError(e) ? e : internalError();
+    // aborted by the node (a shutdown's grace ran out): the client is still there to be told
+    const byNode: unknown = input.signal.aborted ? input.signal.reason : null;
+    const gone = !isGatewayError(byNode) && (e instanceof ClientGone || (input.signal.aborted && !(isGatewayError(e) && e.status < 500)));
+    const err = isGatewayError(byNode) ? byNode : gone ? clientGone() : isGatewayError(e) ? e : (databaseUnavailable(e) ?? internalError());
     entry.status = err.status;
     entry.errorCode = err.code;
-    if (!gone && !isGatewayError(e)) deps.log.error({ err: e, requestId: input.id }, 'edit failed');
+    if (!gone && !isGatewayError(e) && err.status === 500) deps.log.error({ err: e, requestId: input.id }, 'edit failed');
     else if (err.status >= 500 && !gone) deps.log.warn({ requestId: input.id, code: err.code, message: err.message }, 'edit failed upstream');
     if (idem) {
       const keep = !gone && !streaming && worthKeeping(err.status);

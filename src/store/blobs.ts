@@ -65,6 +65,11 @@ export class DiskBlobStore implements BlobStore {
     await fs.promises.rm(file + TYPE_SUFFIX, { force: true });
   }
 
+  async check(): Promise<void> {
+    await fs.promises.mkdir(this.dir, { recursive: true });
+    await fs.promises.access(this.dir, fs.constants.W_OK);
+  }
+
   async sweep(before: number): Promise<number> {
     let deleted = 0;
     for (const level1 of await listDir(this.dir)) {

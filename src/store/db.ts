@@ -19,6 +19,8 @@ export interface Db {
   readonly schema: string | null;
   /** closes the SQLite file or ends the pg pool; safe to call twice */
   close(): Promise<void>;
+  /** one round trip (readiness) */
+  ping(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
@@ -78,7 +80,7 @@ function openSqlite(dataDir: string): Db {
     throw err;
   }
   const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { dialect: 'sqlite', kysely, schema: null, close: once(() => kysely.destroy()) };
+  return { dialect: 'sqlite', kysely, schema: null, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
 }
 
 export interface PostgresTarget {
@@ -140,13 +142,16 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     connectionString: target.connectionString,
     max: poolSize,
     types: pgTypes,
+    // a database that does not answer is a 503 within seconds, never a hang (OPERATOR.md: within 5 s)
+    connectionTimeoutMillis: 2000,
+    query_timeout: 3000,
     ...(target.schema === null ? {} : { options: `-c search_path=${target.schema}` }),
   });
   // An idle client losing its connection emits 'error' on the pool; without a
   // listener that would crash the process. The pool drops that client by itself.
   pool.on('error', () => {});
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  const db: Db = { dialect: 'postgres', kysely, schema: target.schema, close: once(() => kysely.destroy()) };
+  const db: Db = { dialect: 'postgres', kysely, schema: target.schema, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
   if (target.schema !== null) {
     try {
       await sql`create schema if not exists ${sql.id(target.schema)}`.execute(kysely);
@@ -168,6 +173,10 @@ async function currentSchema(kysely: Kysely<DatabaseSchema>): Promise<string> {
   const schema = result.rows[0]?.schema ?? null;
   if (schema === null) throw new Error('PostgreSQL search_path names no existing schema');
   return schema;
+}
+
+async function pingOf(kysely: Kysely<DatabaseSchema>): Promise<void> {
+  await sql`select 1`.execute(kysely);
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -195,6 +195,8 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** delete blobs written before `before` (ms epoch); returns how many */
   sweep(before: number): Promise<number>;
+  /** resolves when the store can be written to now (readiness); rejects within `deadlineMs` otherwise */
+  check(deadlineMs?: number): Promise<void>;
 }
 
 export interface Stores {

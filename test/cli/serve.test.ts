@@ -131,5 +131,5 @@ test('SIGTERM finishes the in-flight request, then exits', async () => {
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.data.length, 1);
   assert.equal(await exit, 0);
-  assert.match(server.output(), /SIGTERM: finishing in-flight requests/);
+  assert.match(server.output(), /SIGTERM: draining \(up to 30000 ms for requests in flight\), then exiting/);
 });

@@ -116,7 +116,7 @@ test('a full engine queue answers 503 with Retry-After, and the queued edits sti
     assert.deepEqual(statuses, [200, 200, 503], JSON.stringify(results.map((r) => [r.status, r.body.error?.code])));
     const refused = results.find((r) => r.status === 503)!;
     assert.equal(refused.retryAfter, '1');
-    assert.equal(refused.body.error.code, 'engine_overloaded');
+    assert.equal(refused.body.error.code, 'service_unavailable');
     assert.equal(refused.body.error.type, 'server_error');
     assert.deepEqual(busy.spoolFiles(), []);
   } finally {

@@ -44,6 +44,7 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
     if (!reply.raw.writableFinished) abort.abort();
   };
   reply.raw.on('close', onClose);
+  deps.lifecycle.active.add(abort);
   try {
     await runEdit(
       deps.pipeline,
@@ -59,5 +60,6 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
     );
   } finally {
     reply.raw.off('close', onClose);
+    deps.lifecycle.active.delete(abort);
   }
 }

@@ -4,7 +4,7 @@
  * engine resolves 'auto' size from the edited picture's shape), runs the
  * engine and reports what it did.
  */
-import { badRequest, GatewayError, invalidImageFile } from '../../errors.js';
+import { badRequest, GatewayError, invalidImageFile, serviceUnavailable } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
 import type { AutoSize, Engine } from '../../engine/types.js';
 import type { ProviderConfig } from '../../config/index.js';
@@ -155,12 +155,7 @@ export function createLocalProvider(engine: Engine, settings: LocalProviderOptio
         };
       } catch (e) {
         if (isEngineBusyError(e)) {
-          throw new GatewayError({
-            status: 503,
-            code: 'engine_overloaded',
-            message: `The built-in engine is busy (${e.queued} edits waiting); retry shortly.`,
-            headers: { 'retry-after': '1' },
-          });
+          throw serviceUnavailable(`The built-in engine is busy (${e.queued} edits waiting); retry shortly.`);
         }
         if (isEngineInputError(e)) {
           const param = inputParam(req, e.inputIndex) ?? req.images[0]?.param ?? 'image';
