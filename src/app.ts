@@ -17,6 +17,7 @@ import type { Lifecycle } from './http/deps.js';
 import { serviceUnavailable } from './errors.js';
 import { sweepStaleSpools } from './intake/spool.js';
 import { Billing } from './billing/accounts.js';
+import { Outbox } from './billing/outbox.js';
 import { createScrubber } from './config/secrets.js';
 import { createProviderSet } from './providers/index.js';
 import { createResilience, type Resilience } from './routing/resilience.js';
@@ -49,8 +50,14 @@ export interface App {
   resilience: Resilience;
   billing: Billing;
   lifecycle: Lifecycle;
-  /** drains: waits for requests in flight up to `graceMs` (default IMAGEGATE_SHUTDOWN_GRACE_MS), aborts the rest, closes every store */
-  close(graceMs?: number): Promise<void>;
+  outbox: Outbox;
+  /**
+   * Drains: waits for requests in flight up to `graceMs` (default
+   * IMAGEGATE_SHUTDOWN_GRACE_MS), aborts the rest, closes every store. Idle
+   * kept-alive connections stay open `idleWindowMs` so what they send is
+   * answered 503 with Connection: close.
+   */
+  close(graceMs?: number, idleWindowMs?: number): Promise<void>;
 }
 
 const SPOOL_STALE_MS = 60 * 60_000;
@@ -106,6 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     warn: (obj: object, msg: string) => (serverLog ? serverLog.warn(obj, msg) : console.error(msg, obj)),
   };
   const billing = new Billing(config, stores.ledger);
+  const outbox = new Outbox(config.dataDir, stores, { warn: (obj, msg) => log.warn(obj, msg) });
   // edits in progress, so a shutdown can wait for them, or abort them when its grace runs out
   const lifecycle: Lifecycle = { draining: false, active: new Set<AbortController>() };
   const upstreamConfigured = Object.values(config.providers).some((p) => p.type !== 'local');
@@ -120,6 +128,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     requestLog: stores.requestLog,
     billing,
     idempotency: { store: stores.idempotency, locks: shared.locks, clock },
+    outbox,
     admission: {
       nodeBusy: () => {
         if (lifecycle.draining) return serviceUnavailable('This node is shutting down; retry on another.', 1);
@@ -192,6 +201,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     stores.idempotency.sweep(clock.now()).catch(() => {});
   }, RESERVATION_SWEEP_MS);
   releaser.unref();
+  // what the database missed while it was away (also before a restart) is written once it answers
+  outbox.start();
 
   announce(`imagegate listening on ${listenUrl} (data in ${config.dataDir}, ${stores.dialect})`);
   for (const line of routingSummary(config, router)) announce(line);
@@ -217,20 +228,28 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     resilience,
     billing,
     lifecycle,
-    close(graceMs = config.shutdownGraceMs) {
+    outbox,
+    close(graceMs = config.shutdownGraceMs, idleWindowMs = 0) {
       closing ??= (async () => {
         // readiness turns 503 at once; new requests on kept-alive connections get 503 and Connection: close
         lifecycle.draining = true;
         clearInterval(sweeper);
         clearInterval(releaser);
+        // Node's server.close() also drops idle kept-alive connections at once; the sweep below
+        // does that after the window instead, so what is already on its way gets its 503
+        if (idleWindowMs > 0) server.server.closeIdleConnections = () => {};
         const closed = server.close();
         // the grace: what has not finished by then is aborted, its reservation released, its client answered 503
         const grace = setTimeout(() => {
           for (const ac of lifecycle.active) ac.abort(serviceUnavailable('This node shut down before the request finished; retry it.', 1));
         }, graceMs);
         // requests in flight finish; a socket with none (idle keep-alive, or
-        // half-open after its client left) is closed instead of waited for
+        // half-open after its client left) is closed instead of waited for —
+        // after a short window in which a request already on its way over a
+        // kept-alive connection is answered 503 with Connection: close
+        const idleFrom = Date.now() + idleWindowMs;
         const sweep = setInterval(() => {
+          if (Date.now() < idleFrom) return;
           for (const [socket, inFlight] of sockets) if (inFlight === 0) socket.destroy();
         }, 50);
         try {
@@ -239,6 +258,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           clearInterval(sweep);
           clearTimeout(grace);
         }
+        await outbox.stop();
         await engine.close();
         await providerSet.close();
         await shared.close();

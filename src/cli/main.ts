@@ -22,6 +22,8 @@ type Out = (line: string) => void;
 
 /** how long past the grace a shutdown may take to release reservations and close stores */
 const STUCK_MS = 10_000;
+/** how long idle kept-alive connections stay open on a shutdown, to answer what they send 503 with Connection: close */
+const DRAIN_IDLE_WINDOW_MS = 1_000;
 
 export async function runCli(argv: string[], config: Config, out: Out = console.log): Promise<number> {
   const [cmd = 'serve', sub, ...rest] = argv;
@@ -60,7 +62,7 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs + STUCK_MS);
     force.unref();
-    app.close().then(
+    app.close(config.shutdownGraceMs, DRAIN_IDLE_WINDOW_MS).then(
       () => process.exit(0),
       (e: unknown) => {
         console.error('shutdown failed:', e);

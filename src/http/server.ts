@@ -29,7 +29,8 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
     keepAliveTimeout: 72_000,
     // our own draining answer (the envelope), below
     return503OnClosing: false,
-    forceCloseConnections: 'idle',
+    // idle connections are closed by the app's own drain (app.ts), after its window for late requests
+    forceCloseConnections: false,
     // malformed requests the HTTP parser refuses get the error envelope too
     clientErrorHandler,
   });

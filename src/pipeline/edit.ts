@@ -25,6 +25,7 @@ import { ClientGone, executePlans, type ExecuteDeps, type Executed } from './exe
 import { planFor, type Plan } from './plan.js';
 import type { AnswerMeta, EditAnswer, EditSink } from './sink.js';
 import type { Account, Billing, Hold } from '../billing/accounts.js';
+import type { Outbox } from '../billing/outbox.js';
 import { admit, type Admitted, type AdmissionDeps } from './admission.js';
 import { beginIdempotent, checkIdempotencyKey, fingerprint, worthKeeping, type Begun, type IdempotencyDeps } from './idempotency.js';
 import { MAX_RETRY_AFTER_MS } from '../routing/resilience.js';
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   billing: Billing;
   admission: AdmissionDeps;
   idempotency: IdempotencyDeps;
+  /** settlements and log entries the database could not take when the request ended */
+  outbox: Outbox;
   execute: ExecuteDeps;
   spoolDir: string;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -179,6 +182,21 @@ async function responseData(hosted: HostedImageSaver, req: EditRequest, result: 
   return out;
 }
 
+/**
+ * The charge, written now, or kept in the outbox when the database went away
+ * after the engine answered: the client still gets its images, and the
+ * charge is written once the database answers again.
+ */
+async function settleOrKeep(deps: PipelineDeps, hold: Hold, requestId: string, cost: number): Promise<number> {
+  try {
+    return await deps.billing.settle(hold, requestId, cost);
+  } catch (e) {
+    if (hold.keyId === null || !databaseUnavailable(e)) throw e;
+    await deps.outbox.settleLater({ keyId: hold.keyId, reservationId: hold.reservationId, requestId, amount: cost });
+    return cost;
+  }
+}
+
 async function settleFailure(deps: PipelineDeps, input: EditInput, hold: Hold, servedBy: Plan | null, partialsSent: number, routed: boolean): Promise<number> {
   if (servedBy && partialsSent > 0) {
     const output = PARTIAL_IMAGE_TOKENS * partialsSent;
@@ -186,7 +204,7 @@ async function settleFailure(deps: PipelineDeps, input: EditInput, hold: Hold, s
     const size = servedBy.request.size === 'auto' ? { width: 1024, height: 1024 } : servedBy.request.size;
     const d = { name: servedBy.deployment.name, local: servedBy.deployment.provider.type === 'local', routed };
     const cost = deps.billing.cost(input.account, servedBy.request.model.id, d, { usage, images: 0, size });
-    return deps.billing.settle(hold, input.id, cost);
+    return settleOrKeep(deps, hold, input.id, cost);
   }
   await deps.billing.release(hold, 'the request failed');
   return 0;
@@ -302,7 +320,7 @@ export async function runEdit(
       answer = { kind: 'json', payload };
     }
     // charged before the answer leaves: a delivered answer is never left unaccounted
-    entry.costMicros = await deps.billing.settle(hold, input.id, cost);
+    entry.costMicros = await settleOrKeep(deps, hold, input.id, cost);
     hold = null;
     entry.status = 200;
     recordUsage(entry, usage);
@@ -346,8 +364,12 @@ export async function runEdit(
     entry.latencyMs = Math.max(0, deps.clock.now() - started);
     if (admitted) await admitted.release();
     if (spool) await spool.cleanup();
-    await deps.requestLog.insert(entry).catch((err: unknown) => {
-      deps.log.error({ err, requestId: input.id }, 'request log insert failed');
+    await deps.requestLog.insert(entry).catch(async (err: unknown) => {
+      if (!databaseUnavailable(err)) {
+        deps.log.error({ err, requestId: input.id }, 'request log insert failed');
+        return;
+      }
+      await deps.outbox.logLater(entry).catch((e2: unknown) => deps.log.error({ err: e2, requestId: input.id }, 'request log entry lost: database and outbox both failed'));
     });
     deliver();
   }

@@ -11,7 +11,8 @@ export class SqlRequestLog implements RequestLog {
   constructor(private readonly db: Db) {}
 
   async insert(entry: RequestLogEntry): Promise<void> {
-    await this.db.kysely.insertInto('request_log').values(toRow(entry)).execute();
+    // a replay from the outbox of an entry already written changes nothing
+    await this.db.kysely.insertInto('request_log').values(toRow(entry)).onConflict((oc) => oc.column('id').doNothing()).execute();
   }
 
   async get(id: string): Promise<RequestLogEntry | null> {

@@ -13,14 +13,23 @@ export async function spawnUntilReady(
   args: string[],
   ready: RegExp,
   timeoutMs: number,
+  options: {
+    /** the stream the ready line comes on (PostgreSQL logs to stderr) */
+    readyOn?: 'stdout' | 'stderr';
+    /** run as this user (the tests run as root; PostgreSQL refuses to) */
+    uid?: number;
+    gid?: number;
+  } = {},
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const readyOn = options.readyOn ?? 'stdout';
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], uid: options.uid, gid: options.gid });
   const orphanGuard = () => child.kill('SIGKILL');
   process.on('exit', orphanGuard);
   child.once('exit', () => process.off('exit', orphanGuard));
   const output: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-  const lines = readline.createInterface({ input: child.stdout! });
+  const other = readyOn === 'stdout' ? child.stderr! : child.stdout!;
+  other.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  const lines = readline.createInterface({ input: readyOn === 'stdout' ? child.stdout! : child.stderr! });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`${label} did not start in ${timeoutMs} ms`)), timeoutMs);
     const fail = (err: Error) => {
