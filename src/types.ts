@@ -5,7 +5,9 @@
  */
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
-export type Quality = 'low' | 'medium' | 'high' | 'standard';
+export type Quality = 'low' | 'medium' | 'high' | 'standard' | 'hd';
+/** what the request asks for: POST /v1/images/edits, /generations or /variations */
+export type Operation = 'edit' | 'generation' | 'variation';
 export type Background = 'transparent' | 'opaque';
 export type ModelFamily = 'gpt-image' | 'dall-e';
 
@@ -27,9 +29,15 @@ export interface InputImage {
   filename: string | null;
 }
 
+/**
+ * One image request, whatever its route: edits, generations (no input image)
+ * and variations (one image, no prompt) share it, so every layer after
+ * contract/ has one request type.
+ */
 export interface EditRequest {
   /** id the gateway assigned to this request (also the x-request-id header) */
   id: string;
+  operation: Operation;
   model: {
     /** as the client sent it (null when omitted) */
     requested: string | null;
@@ -56,6 +64,8 @@ export interface EditRequest {
   stream: boolean;
   partialImages: number;
   user: string | null;
+  /** DALL·E 3 generations: 'vivid' or 'natural'; null elsewhere */
+  style: 'vivid' | 'natural' | null;
 }
 
 export interface OutputImage {

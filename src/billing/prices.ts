@@ -9,7 +9,7 @@
  * no `models`, nothing costs anything). Pure.
  */
 import type { Config } from '../config/index.js';
-import type { Size, Usage } from '../types.js';
+import type { Quality, Size, Usage } from '../types.js';
 import { countUsage, outputImageTokens, PARTIAL_IMAGE_TOKENS } from './tokens.js';
 import { parseUsd, tokensCost } from './money.js';
 
@@ -99,7 +99,7 @@ export interface CostBound {
   inputFidelity: 'low' | 'high' | null;
   n: number;
   size: Size | 'auto';
-  quality: 'auto' | 'low' | 'medium' | 'high' | 'standard';
+  quality: 'auto' | Quality;
   partialImages: number;
 }
 

@@ -76,7 +76,8 @@ export const PARTIAL_IMAGE_TOKENS = 100;
  * any other size (gpt-image-2's free sizes) scales the square value by area.
  */
 export function outputImageTokens(quality: Quality, size: Size): number {
-  const q = quality === 'standard' ? 'medium' : quality;
+  // DALL·E's own qualities, placed on the GPT image scale for the (rare) token count of one
+  const q = quality === 'standard' ? 'medium' : quality === 'hd' ? 'high' : quality;
   const row = OUTPUT_TABLE[q];
   const key = `${size.width}x${size.height}`;
   if (key === '1024x1024') return row.square;

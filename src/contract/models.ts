@@ -2,7 +2,7 @@
  * Per-model rules of the edit contract. A model name the catalog does not
  * know but routing serves (a custom upstream name) follows the GPT image rules.
  */
-import type { EditRequest, ImageFormat, ModelFamily, Quality, Size } from '../types.js';
+import type { EditRequest, ImageFormat, ModelFamily, Operation, Quality, Size } from '../types.js';
 
 export interface ModelRules {
   family: ModelFamily;
@@ -23,6 +23,10 @@ export interface ModelRules {
   defaultResponseFormat: 'url' | 'b64_json';
   /** GPT image answers carry size/quality/background/output_format and usage */
   reportsUsage: boolean;
+  /** DALL·E 3 generations: `style` vivid/natural */
+  style: boolean;
+  /** images one request may ask for */
+  maxN: number;
 }
 
 const GPT_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
@@ -43,6 +47,8 @@ const gptImage: ModelRules = {
   stream: true,
   defaultResponseFormat: 'b64_json',
   reportsUsage: true,
+  style: false,
+  maxN: 10,
 };
 
 const dalle: ModelRules = {
@@ -60,6 +66,8 @@ const dalle: ModelRules = {
   stream: false,
   defaultResponseFormat: 'url',
   reportsUsage: false,
+  style: false,
+  maxN: 10,
 };
 
 /** Every model name the gateway knows the rules of, with its rules. */
@@ -77,8 +85,22 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelRules>> = {
   'dall-e-3': dalle,
 };
 
-export function rulesFor(model: string): ModelRules {
-  return MODEL_CATALOG[model] ?? gptImage;
+/**
+ * The rules of a model for an operation. Edits: the catalog. Generations:
+ * the same, with no input image, and DALL·E 3's own sizes, qualities, style
+ * and single image. Variations: DALL·E 2's contract, whatever the model
+ * name (one square PNG, no prompt).
+ */
+export function rulesFor(model: string, operation: Operation = 'edit'): ModelRules {
+  const base = MODEL_CATALOG[model] ?? gptImage;
+  if (operation === 'variation') return { ...dalle, maxPromptChars: 0 };
+  if (operation === 'generation') {
+    if (model === 'dall-e-3') {
+      return { ...dalle, maxImages: 0, maxPromptChars: 4000, sizes: ['1024x1024', '1792x1024', '1024x1792'], qualities: ['auto', 'standard', 'hd'], style: true, maxN: 1 };
+    }
+    return { ...base, maxImages: 0 };
+  }
+  return base;
 }
 
 export function isDalle(model: string): boolean {

@@ -36,8 +36,11 @@ export function buildImagesResponse(
   return body;
 }
 
+/** a stream's event names: edits' and generations' (OpenAI's ImageEditStreamEvent, ImageGenStreamEvent) */
+const EVENT_PREFIX = { edit: 'image_edit', generation: 'image_generation', variation: 'image_variation' } as const;
+
 export interface PartialImageEvent {
-  type: 'image_edit.partial_image';
+  type: 'image_edit.partial_image' | 'image_generation.partial_image';
   b64_json: string;
   created_at: number;
   size: string;
@@ -48,7 +51,7 @@ export interface PartialImageEvent {
 }
 
 export interface CompletedEvent {
-  type: 'image_edit.completed';
+  type: 'image_edit.completed' | 'image_generation.completed';
   b64_json: string;
   created_at: number;
   size: string;
@@ -61,7 +64,7 @@ export interface CompletedEvent {
 /** Partials come before the result is known: they carry the requested quality and background (may be 'auto'). */
 export function partialImageEvent(req: EditRequest, partial: PartialImage, createdSeconds: number): PartialImageEvent {
   return {
-    type: 'image_edit.partial_image',
+    type: `${EVENT_PREFIX[req.operation]}.partial_image` as PartialImageEvent['type'],
     b64_json: partial.image.bytes.toString('base64'),
     created_at: createdSeconds,
     size: `${partial.image.width}x${partial.image.height}`,
@@ -73,9 +76,9 @@ export function partialImageEvent(req: EditRequest, partial: PartialImage, creat
 }
 
 /** One completed event per image delivered; each carries the whole request's usage. */
-export function completedEvents(result: EditResult, usage: Usage, createdSeconds: number): CompletedEvent[] {
+export function completedEvents(req: EditRequest, result: EditResult, usage: Usage, createdSeconds: number): CompletedEvent[] {
   return result.images.map((img) => ({
-    type: 'image_edit.completed',
+    type: `${EVENT_PREFIX[req.operation]}.completed` as CompletedEvent['type'],
     b64_json: img.bytes.toString('base64'),
     created_at: createdSeconds,
     size: `${img.width}x${img.height}`,

@@ -1,6 +1,8 @@
 /**
- * The edit contract: a taken-apart body (intake/) becomes one neutral
- * EditRequest, or a GatewayError naming the parameter at fault.
+ * The images contract: a taken-apart body (intake/) becomes one neutral
+ * EditRequest, or a GatewayError naming the parameter at fault. Edits,
+ * generations (no input image) and variations (one image, no prompt) share
+ * every rule they have in common.
  */
 import {
   arrayTooLong,
@@ -17,7 +19,7 @@ import {
 import type { LimitsConfig } from '../config/index.js';
 import type { FieldValue, IntakeResult, SpooledFile } from '../intake/types.js';
 import { MIME_OF, probeImage } from '../images/probe.js';
-import type { EditRequest, ImageFormat, InputImage, Size } from '../types.js';
+import type { EditRequest, ImageFormat, InputImage, Operation, Size } from '../types.js';
 import { invalidEnum, present, readBoolean, readEnum, readInteger, readString, stringTooLong, unsupportedForModel } from './fields.js';
 import { isValidFreeSize, parseSize, rulesFor, type ModelRules } from './models.js';
 
@@ -36,8 +38,16 @@ export const SCALAR_FIELDS = [
   'stream',
   'partial_images',
   'user',
+  'style',
 ] as const;
 type ScalarField = (typeof SCALAR_FIELDS)[number];
+
+/** the scalars each operation takes (OpenAI's CreateImageEditRequest, CreateImageRequest, CreateImageVariationRequest) */
+const FIELDS_OF: Record<Operation, ReadonlySet<ScalarField>> = {
+  edit: new Set(SCALAR_FIELDS.filter((f) => f !== 'style')),
+  generation: new Set(SCALAR_FIELDS.filter((f) => f !== 'input_fidelity')),
+  variation: new Set(['model', 'n', 'size', 'response_format', 'user']),
+};
 
 const FILE_FIELD = /^(image(\[\d*\])?|mask)$/;
 
@@ -49,15 +59,16 @@ export interface ValidateContext {
   isServed: (model: string) => boolean;
 }
 
-/** Scalars by name, with duplicates and unknown names refused. */
-function collectScalars(intake: IntakeResult): Map<ScalarField, FieldValue> {
+/** Scalars by name, with duplicates and names the operation does not take refused. */
+function collectScalars(intake: IntakeResult, operation: Operation): Map<ScalarField, FieldValue> {
   const out = new Map<ScalarField, FieldValue>();
+  const allowed = FIELDS_OF[operation];
   for (const [name, value] of intake.fields) {
-    if (FILE_FIELD.test(name) || (intake.kind === 'json' && name === 'images')) {
+    if (operation !== 'generation' && (FILE_FIELD.test(name) || (intake.kind === 'json' && name === 'images'))) {
       if (present(value) === undefined) continue;
       throw invalidType(name, `Invalid type for '${name}': expected a file, but got ${typeof value === 'string' ? 'a string' : 'a value'} instead.`);
     }
-    if (!(SCALAR_FIELDS as readonly string[]).includes(name)) throw unknownParameter(name);
+    if (!allowed.has(name as ScalarField)) throw unknownParameter(name);
     const key = name as ScalarField;
     if (out.has(key)) throw duplicateParameter(name);
     out.set(key, value);
@@ -139,21 +150,31 @@ async function probeInput(
   };
 }
 
-export async function validateEdit(intake: IntakeResult, ctx: ValidateContext): Promise<EditRequest> {
-  const f = collectScalars(intake);
+export function validateEdit(intake: IntakeResult, ctx: ValidateContext): Promise<EditRequest> {
+  return validateImageRequest('edit', intake, ctx);
+}
+
+export async function validateImageRequest(operation: Operation, intake: IntakeResult, ctx: ValidateContext): Promise<EditRequest> {
+  const f = collectScalars(intake, operation);
 
   // the model first: an unknown model is a 404 whatever else is wrong
   const requestedModel = readString('model', f.get('model')) ?? null;
-  const modelId = requestedModel ?? ctx.defaultModel;
+  // variations are DALL·E 2's: without a model, that is the one asked for
+  const modelId = requestedModel ?? (operation === 'variation' ? 'dall-e-2' : ctx.defaultModel);
   if (!ctx.isServed(modelId)) throw modelNotFound(modelId);
-  const rules = rulesFor(modelId);
+  const rules = rulesFor(modelId, operation);
 
-  const prompt = readString('prompt', f.get('prompt'));
-  if (prompt === undefined) throw missingParameter('prompt');
-  const promptChars = codePoints(prompt);
-  if (promptChars > rules.maxPromptChars) throw stringTooLong('prompt', rules.maxPromptChars, promptChars);
+  let prompt = '';
+  if (operation !== 'variation') {
+    const given = readString('prompt', f.get('prompt'));
+    if (given === undefined) throw missingParameter('prompt');
+    const promptChars = codePoints(given);
+    if (promptChars > rules.maxPromptChars) throw stringTooLong('prompt', rules.maxPromptChars, promptChars);
+    prompt = given;
+  }
 
   const n = readInteger('n', f.get('n'), 1, 10) ?? 1;
+  if (n > rules.maxN) throw invalidValue('n', `Invalid 'n': model '${modelId}' makes ${rules.maxN} image${rules.maxN === 1 ? '' : 's'} per request; got ${n}.`);
   const size = readSize(rules, f.get('size'));
   const quality = readEnum('quality', f.get('quality'), rules.qualities) ?? 'auto';
 
@@ -196,10 +217,19 @@ export async function validateEdit(intake: IntakeResult, ctx: ValidateContext): 
   const partialImages = readInteger('partial_images', f.get('partial_images'), 0, 3) ?? 0;
   if (partialImages > 0 && !rules.stream) throw unsupportedForModel('partial_images', modelId);
   const user = readString('user', f.get('user')) ?? null;
+  const style = readEnum('style', f.get('style'), ['vivid', 'natural'] as const) ?? null;
+  if (style !== null && !rules.style) throw unsupportedForModel('style', modelId);
 
   // files
+  if (operation === 'generation') {
+    // a generation starts from nothing: an image or a mask is a parameter it does not take
+    const file = intake.files[0];
+    if (file) throw unknownParameter(intake.kind === 'json' ? (file.role === 'mask' ? 'mask' : 'images') : file.field);
+  } else if (operation === 'variation' && intake.files.some((x) => x.role === 'mask')) {
+    throw unknownParameter('mask');
+  }
   const ordered = orderImages(intake.files);
-  if (ordered.length === 0) throw missingParameter(intake.kind === 'json' ? 'images' : 'image');
+  if (ordered.length === 0 && operation !== 'generation') throw missingParameter(intake.kind === 'json' ? 'images' : 'image');
   if (ordered.length > rules.maxImages) {
     const param = intake.kind === 'json' ? 'images' : 'image';
     if (rules.maxImages > 1) throw arrayTooLong(param, rules.maxImages, ordered.length);
@@ -241,6 +271,7 @@ export async function validateEdit(intake: IntakeResult, ctx: ValidateContext): 
 
   return {
     id: ctx.requestId,
+    operation,
     model: { requested: requestedModel, id: modelId, family: rules.family },
     prompt,
     images,
@@ -257,5 +288,6 @@ export async function validateEdit(intake: IntakeResult, ctx: ValidateContext): 
     stream,
     partialImages,
     user,
+    style,
   };
 }

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { resolveQuality } from '../contract/models.js';
 import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatum, type PartialImageEvent } from '../contract/response.js';
-import { validateEdit } from '../contract/validate.js';
+import { validateImageRequest } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
 import { createSpool } from '../intake/spool.js';
@@ -20,7 +20,7 @@ import { databaseUnavailable } from '../store/errors.js';
 import type { IntakeResult, Spool } from '../intake/types.js';
 import type { Router } from '../routing/router.js';
 import type { RequestLog, RequestLogEntry } from '../store/types.js';
-import type { EditRequest, EditResult, OutputImage, Usage } from '../types.js';
+import type { EditRequest, EditResult, Operation, OutputImage, Usage } from '../types.js';
 import { ClientGone, executePlans, type ExecuteDeps, type Executed } from './execute.js';
 import { planFor, type Plan } from './plan.js';
 import type { AnswerMeta, EditAnswer, EditSink } from './sink.js';
@@ -53,6 +53,8 @@ export interface PipelineDeps {
 export interface EditInput {
   /** the request id (x-request-id) */
   id: string;
+  /** which route: edits, generations or variations */
+  operation: Operation;
   /** who is calling: the master key or a virtual key */
   account: Account;
   /** aborted when the client leaves */
@@ -65,13 +67,19 @@ export interface EditInput {
   readBody(spool: Spool): Promise<IntakeResult>;
 }
 
+const ROUTE_OF: Record<Operation, string> = {
+  edit: '/v1/images/edits',
+  generation: '/v1/images/generations',
+  variation: '/v1/images/variations',
+};
+
 function newEntry(input: EditInput, createdAt: number): RequestLogEntry {
   return {
     id: input.id,
     createdAt,
     keyId: input.account.keyId,
     method: 'POST',
-    path: '/v1/images/edits',
+    path: ROUTE_OF[input.operation],
     model: null,
     deployment: null,
     status: 0,
@@ -256,7 +264,7 @@ export async function runEdit(
       }
       idem = begun;
     }
-    const req = await validateEdit(intake, {
+    const req = await validateImageRequest(input.operation, intake, {
       requestId: input.id,
       defaultModel: deps.config.defaultModel,
       limits: deps.config.limits,
@@ -310,7 +318,7 @@ export async function runEdit(
     const cost = deps.billing.cost(input.account, req.model.id, priced(executed.plan), { usage, images: result.images.length, size: result.size });
     let answer: EditAnswer;
     if (req.stream) {
-      const events = completedEvents(result, usage, created());
+      const events = completedEvents(req, result, usage, created());
       for (const ev of events) entry.bytesOut += ev.b64_json.length;
       answer = { kind: 'events', events };
     } else {

@@ -55,7 +55,15 @@ export function chooseAskFormat(req: EditRequest, caps: Capabilities): ImageForm
   return caps.outputFormats[0] ?? 'png';
 }
 
+const OPERATION_NAMES = { edit: 'image edits', generation: 'image generations', variation: 'image variations' } as const;
+
 export function planFor(d: Deployment, req: EditRequest, caps: Capabilities): PlanOutcome {
+  if (!caps.operations.includes(req.operation)) {
+    return {
+      ok: false,
+      refusal: badRequest('unsupported_operation', 'model', `Model '${req.model.id}' (deployment ${d.name}) does not do ${OPERATION_NAMES[req.operation]}.`),
+    };
+  }
   if (caps.refusal) {
     const r = caps.refusal;
     return { ok: false, refusal: badRequest(r.code, r.param, `Model '${req.model.id}' (deployment ${d.name}) ${r.message}`) };

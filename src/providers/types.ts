@@ -12,7 +12,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { ProviderConfig } from '../config/index.js';
-import type { Background, EditRequest, ImageFormat, Quality, Size, Usage } from '../types.js';
+import type { Background, EditRequest, ImageFormat, Operation, Quality, Size, Usage } from '../types.js';
 import type { UpstreamHttp } from './http.js';
 
 /**
@@ -57,6 +57,8 @@ export interface Capabilities {
   maxImagesPerCall: number;
   /** informational: answers synchronously or by a job to poll */
   mode: 'sync' | 'polling';
+  /** what it can be asked for: edits, generations (no input image), variations (DALL·E 2's) */
+  operations: readonly Operation[];
   /** a prompt is required (else an empty prompt is allowed, e.g. Stability's erase) */
   promptRequired?: boolean;
   /**

@@ -70,6 +70,10 @@ export class OpenAiEmulator extends EmulatorBase {
   lastUsage: Record<string, unknown> | null = null;
   /** the edit requests it accepted, parsed */
   readonly edits: EditSeen[] = [];
+  /** the generation requests it accepted: model and JSON body */
+  readonly generations: Array<{ model: string; body: Record<string, unknown> }> = [];
+  /** the variation requests it accepted */
+  readonly variations: Array<{ fields: Map<string, string>; image: FilePart }> = [];
   counter = 0;
   private tiny: Buffer | null = null;
 
@@ -108,32 +112,36 @@ export class OpenAiEmulator extends EmulatorBase {
         sendJson(res, 200, { object: 'list', data: GPT_MODELS.concat('dall-e-2').map((id) => ({ id, object: 'model', created: 1, owned_by: 'system' })) });
         return;
       }
-      await this.edit(req, res, route.model);
+      if (route.kind === 'generations') await this.generate(req, res, route.model);
+      else if (route.kind === 'variations') await this.vary(req, res, route.model);
+      else await this.edit(req, res, route.model);
     } catch (e) {
       if (e instanceof Refusal) this.refuse(res, e);
       else throw e;
     }
   }
 
-  private route(req: Recorded): { kind: 'models' } | { kind: 'edit'; model: string | null } {
+  private route(req: Recorded): { kind: 'models' } | { kind: 'edits' | 'generations' | 'variations'; model: string | null } {
     const notFound = new Refusal(404, 'Resource not found', null, '404');
     if (this.options.flavour === 'azure') {
       if (req.method === 'GET' && req.path === '/openai/models') {
         if (!AZURE_API_VERSIONS.has(req.query.get('api-version') ?? '')) throw notFound;
         return { kind: 'models' };
       }
-      if (req.method === 'POST' && req.path === '/openai/v1/images/edits') return { kind: 'edit', model: null };
-      const m = /^\/openai\/deployments\/([^/]+)\/images\/edits$/.exec(req.path);
+      const v1 = /^\/openai\/v1\/images\/(edits|generations|variations)$/.exec(req.path);
+      if (req.method === 'POST' && v1) return { kind: v1[1] as 'edits', model: null };
+      const m = /^\/openai\/deployments\/([^/]+)\/images\/(edits|generations|variations)$/.exec(req.path);
       if (req.method !== 'POST' || !m || !AZURE_API_VERSIONS.has(req.query.get('api-version') ?? '')) throw notFound;
       const dep = decodeURIComponent(m[1]);
       const model = this.options.deployments?.[dep];
       if (!model) {
         throw new Refusal(404, 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.', null, 'DeploymentNotFound');
       }
-      return { kind: 'edit', model };
+      return { kind: m[2] as 'edits', model };
     }
     if (req.method === 'GET' && req.path === '/v1/models') return { kind: 'models' };
-    if (req.method === 'POST' && req.path === '/v1/images/edits') return { kind: 'edit', model: null };
+    const op = /^\/v1\/images\/(edits|generations|variations)$/.exec(req.path);
+    if (req.method === 'POST' && op) return { kind: op[1] as 'edits', model: null };
     throw new Refusal(404, `Invalid URL (${req.method} ${req.path})`, null, null);
   }
 
@@ -254,19 +262,27 @@ export class OpenAiEmulator extends EmulatorBase {
     }
     this.edits.push({ model, fields, images, mask });
 
-    // the answer
     const first = facts[0];
     const resolved =
       size !== 'auto' ? size : first.width > first.height * 1.22 ? '1536x1024' : first.height > first.width * 1.22 ? '1024x1536' : '1024x1024';
+    await this.answer(res, { event: 'image_edit', dalle, n, size, resolved, quality, background, format, stream, partials, prompt, inputImages: images.length });
+  }
+
+  /** the answer of any operation: n made images, their usage, as JSON or events */
+  private async answer(
+    res: http.ServerResponse,
+    a: { event: string; dalle: boolean; n: number; size: string; resolved: string; quality: string; background: string; format: 'png' | 'jpeg' | 'webp'; stream: boolean; partials: number; prompt: string; inputImages: number },
+  ): Promise<void> {
+    const { dalle, n, size, resolved, quality, background, format, stream, partials, prompt } = a;
     const [w, h] = resolved.split('x').map(Number);
-    const q = quality === 'auto' ? 'medium' : quality;
-    const outTokens = ({ low: 272, medium: 1056, high: 4160, standard: 0 } as Record<string, number>)[q] ?? 0;
+    const q = quality === 'auto' ? (dalle ? 'standard' : 'medium') : quality;
+    const outTokens = ({ low: 272, medium: 1056, high: 4160, standard: 0, hd: 0 } as Record<string, number>)[q] ?? 0;
     const textTokens = prompt.split(/\s+/).filter(Boolean).length;
     const usage = {
-      input_tokens: textTokens + 300 * images.length,
-      input_tokens_details: { text_tokens: textTokens, image_tokens: 300 * images.length },
+      input_tokens: textTokens + 300 * a.inputImages,
+      input_tokens_details: { text_tokens: textTokens, image_tokens: 300 * a.inputImages },
       output_tokens: outTokens * n + 100 * (stream ? partials : 0),
-      total_tokens: textTokens + 300 * images.length + outTokens * n + 100 * (stream ? partials : 0),
+      total_tokens: textTokens + 300 * a.inputImages + outTokens * n + 100 * (stream ? partials : 0),
     };
     const bg = background === 'transparent' ? 'transparent' : 'opaque';
     const made: Buffer[] = [];
@@ -279,9 +295,9 @@ export class OpenAiEmulator extends EmulatorBase {
       for (const [i, img] of made.entries()) {
         for (let p = 0; p < partials; p++) {
           const partial = await makeResultImage(w, h, format, 1000 + i * 10 + p);
-          res.write(`event: image_edit.partial_image\ndata: ${JSON.stringify({ type: 'image_edit.partial_image', b64_json: partial.toString('base64'), ...common, partial_image_index: p })}\n\n`);
+          res.write(`event: ${a.event}.partial_image\ndata: ${JSON.stringify({ type: `${a.event}.partial_image`, b64_json: partial.toString('base64'), ...common, partial_image_index: p })}\n\n`);
         }
-        res.write(`event: image_edit.completed\ndata: ${JSON.stringify({ type: 'image_edit.completed', b64_json: img.toString('base64'), ...common, size: resolved, quality: q, background: bg, usage })}\n\n`);
+        res.write(`event: ${a.event}.completed\ndata: ${JSON.stringify({ type: `${a.event}.completed`, b64_json: img.toString('base64'), ...common, size: resolved, quality: q, background: bg, usage })}\n\n`);
       }
       res.end();
       return;
@@ -295,6 +311,65 @@ export class OpenAiEmulator extends EmulatorBase {
     const body: Record<string, unknown> = { created: 1748231162, data };
     if (!dalle) Object.assign(body, { background: bg, output_format: format, size: resolved, quality: q, usage });
     sendJson(res, 200, body, { 'x-request-id': `req_emu_${this.counter}` });
+  }
+
+  /** POST /images/generations: JSON only (CreateImageRequest), per-model rules as OpenAI's */
+  private async generate(req: Recorded, res: http.ServerResponse, azureModel: string | null): Promise<void> {
+    const body = req.json as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Refusal(400, 'We could not parse the JSON body of your request.', null, 'invalid_request');
+    const known = new Set(['model', 'prompt', 'n', 'size', 'quality', 'response_format', 'output_format', 'output_compression', 'stream', 'partial_images', 'moderation', 'background', 'style', 'user']);
+    for (const k of Object.keys(body)) if (!known.has(k)) throw new Refusal(400, `Unknown parameter: '${k}'.`, k, 'unknown_parameter');
+    const model = azureModel ?? (typeof body.model === 'string' ? body.model : 'dall-e-2');
+    const dalle = model === 'dall-e-2' || model === 'dall-e-3';
+    if (!dalle && !GPT_MODELS.includes(model)) throw new Refusal(404, `The model \`${model}\` does not exist or you do not have access to it.`, null, 'model_not_found');
+    if (typeof body.prompt !== 'string' || body.prompt === '') throw new Refusal(400, "Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+    const n = body.n === undefined ? 1 : Number(body.n);
+    if (!Number.isInteger(n) || n < 1 || n > 10) throw new Refusal(400, "Invalid 'n'.", 'n', 'invalid_value');
+    if (model === 'dall-e-3' && n !== 1) throw new Refusal(400, 'You must provide n=1 for this model.', 'n', 'invalid_value');
+    const onlyFor = (name: string, ok: boolean) => {
+      if (name in body && !ok) throw new Refusal(400, `Unknown parameter: '${name}'.`, name, 'unknown_parameter');
+    };
+    onlyFor('style', model === 'dall-e-3');
+    onlyFor('response_format', dalle);
+    for (const f of ['background', 'output_format', 'output_compression', 'moderation', 'stream', 'partial_images']) onlyFor(f, !dalle);
+    const sizes = model === 'dall-e-3' ? ['1024x1024', '1792x1024', '1024x1792'] : model === 'dall-e-2' ? ['256x256', '512x512', '1024x1024'] : ['1024x1024', '1536x1024', '1024x1536', 'auto'];
+    const size = typeof body.size === 'string' ? body.size : dalle ? '1024x1024' : 'auto';
+    if (!sizes.includes(size) && !(model === 'gpt-image-2' && /^\d+x\d+$/.test(size))) {
+      throw new Refusal(400, `Invalid value: '${size}'. Supported values are: ${sizes.map((x) => `'${x}'`).join(', ')}.`, 'size', 'invalid_value');
+    }
+    const qualities = model === 'dall-e-3' ? ['standard', 'hd', 'auto'] : model === 'dall-e-2' ? ['standard', 'auto'] : ['low', 'medium', 'high', 'auto'];
+    const quality = typeof body.quality === 'string' ? body.quality : 'auto';
+    if (!qualities.includes(quality)) throw new Refusal(400, `Invalid value: '${quality}'.`, 'quality', 'invalid_value');
+    const format = (typeof body.output_format === 'string' ? body.output_format : 'png') as 'png' | 'jpeg' | 'webp';
+    const stream = body.stream === true;
+    const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
+    if (/moderation-test|forbidden/i.test(body.prompt)) {
+      throw new Refusal(400, 'Your request was rejected by the safety system.', null, 'moderation_blocked', 'image_generation_user_error');
+    }
+    this.generations.push({ model, body });
+    const resolved = size === 'auto' ? '1024x1024' : size;
+    const background = typeof body.background === 'string' ? body.background : 'auto';
+    await this.answer(res, { event: 'image_generation', dalle, n, size, resolved, quality, background, format, stream, partials, prompt: body.prompt, inputImages: 0 });
+  }
+
+  /** POST /images/variations: DALL·E 2 only, one square PNG under 4 MB, no prompt */
+  private async vary(req: Recorded, res: http.ServerResponse, azureModel: string | null): Promise<void> {
+    if (!req.fields || !req.files) throw new Refusal(400, 'Invalid Content-Type header (expected multipart/form-data).', null, 'invalid_request');
+    const fields = new Map(req.fields);
+    for (const k of fields.keys()) if (!['model', 'n', 'size', 'response_format', 'user'].includes(k)) throw new Refusal(400, `Unknown parameter: '${k}'.`, k, 'unknown_parameter');
+    const model = azureModel ?? fields.get('model') ?? 'dall-e-2';
+    if (model !== 'dall-e-2') throw new Refusal(400, "Invalid model. The model argument should be left blank or set to 'dall-e-2'.", 'model', 'invalid_value');
+    const image = req.files.find((f) => f.name === 'image');
+    if (!image || req.files.length !== 1) throw new Refusal(400, "Missing required parameter: 'image'.", 'image', 'missing_required_parameter');
+    const fa = await imageFacts(image.bytes);
+    if (!fa || fa.format !== 'png' || fa.width !== fa.height || image.bytes.length >= 4 * 1024 * 1024) {
+      throw new Refusal(400, 'Uploaded image must be a PNG and less than 4 MB, and square.', 'image', 'invalid_image');
+    }
+    const n = Number(fields.get('n') ?? '1');
+    const size = fields.get('size') ?? '1024x1024';
+    if (!['256x256', '512x512', '1024x1024'].includes(size)) throw new Refusal(400, `Invalid value: '${size}'.`, 'size', 'invalid_value');
+    this.variations.push({ fields, image });
+    await this.answer(res, { event: 'image_variation', dalle: true, n, size, resolved: size, quality: 'standard', background: 'auto', format: 'png', stream: false, partials: 0, prompt: '', inputImages: 1 });
   }
 }
 

@@ -123,7 +123,7 @@ describe('models and health', () => {
     assert.match(res.headers.get('x-request-id')!, /^req_/);
   });
   test('an unknown route is a 404 in the envelope', async () => {
-    const res = await fetch(`${t.url}/v1/images/variations`, { method: 'POST', headers: auth() });
+    const res = await fetch(`${t.url}/v1/images/nope`, { method: 'POST', headers: auth() });
     assert.equal(res.status, 404);
     const body = (await res.json()) as any;
     assert.equal(body.error.code, 'unknown_url');

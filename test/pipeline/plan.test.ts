@@ -22,6 +22,7 @@ const caps = (over: Partial<Capabilities> = {}): Capabilities => ({
   partialImages: false,
   maxImagesPerCall: 1,
   mode: 'polling',
+  operations: ['edit'],
   ...over,
 });
 
@@ -51,6 +52,8 @@ const req = (over: Partial<EditRequest> = {}): EditRequest => ({
   stream: false,
   partialImages: 0,
   user: null,
+  operation: 'edit',
+  style: null,
   ...over,
 });
 

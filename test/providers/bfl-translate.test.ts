@@ -51,6 +51,8 @@ function request(over: Partial<EditRequest> = {}): EditRequest {
     stream: false,
     partialImages: 0,
     user: null,
+    operation: 'edit',
+    style: null,
     ...over,
   };
 }

@@ -25,6 +25,8 @@ export function editRequest(overrides: Partial<EditRequest> = {}): EditRequest {
     stream: false,
     partialImages: 0,
     user: null,
+    operation: 'edit',
+    style: null,
     ...overrides,
   };
 }

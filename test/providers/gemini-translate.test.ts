@@ -48,6 +48,8 @@ function call(over: Partial<EditRequest> = {}, model = 'gemini-2.5-flash-image',
     stream: false,
     partialImages: 0,
     user: null,
+    operation: 'edit',
+    style: null,
     ...over,
   };
   return { request, model, n: 1, index: 0, mask: null, maskedImage: null, outputFormat: 'png', seed };

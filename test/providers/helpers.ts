@@ -200,6 +200,8 @@ export function fakeCall(request: Partial<EditRequest> = {}, call: Partial<Provi
     stream: false,
     partialImages: 0,
     user: null,
+    operation: 'edit',
+    style: null,
     ...request,
   };
   return { request: req, model: 'default', n: 1, index: 0, mask: null, maskedImage: null, outputFormat: 'png', seed: 77, ...call };

@@ -59,6 +59,8 @@ function call(req: Partial<EditRequest>, model = 'gpt-image-1', over: Partial<Pr
     stream: false,
     partialImages: 0,
     user: null,
+    operation: 'edit',
+    style: null,
     ...req,
   };
   return { request, model, n: request.n, index: 0, mask: null, maskedImage: null, outputFormat: request.outputFormat, seed: 1, ...over };

@@ -1,12 +1,14 @@
 /**
- * POST /v1/images/edits: hands the pipeline the body (read by intake/, as
- * it streams in) and a sink that answers JSON or server-sent events.
+ * POST /v1/images/edits, /generations and /variations: hands the pipeline
+ * the body (read by intake/, as it streams in) and a sink that answers JSON
+ * or server-sent events.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDalle } from '../../contract/models.js';
 import { parseRequestBody } from '../../intake/index.js';
 import type { IntakeResult, Spool } from '../../intake/types.js';
 import { runEdit } from '../../pipeline/edit.js';
+import type { Operation } from '../../types.js';
 import { callerOf } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
 import { createHttpEditSink } from '../edit-sink.js';
@@ -16,11 +18,15 @@ export function registerEditRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-    scope.post('/v1/images/edits', { config: { auth: 'key' } }, (request, reply) => handleEdit(deps, request, reply));
+    const route = (path: string, operation: Operation) =>
+      scope.post(path, { config: { auth: 'key' } }, (request, reply) => handleImages(deps, operation, request, reply));
+    route('/v1/images/edits', 'edit');
+    route('/v1/images/generations', 'generation');
+    route('/v1/images/variations', 'variation');
   });
 }
 
-function takeBody(deps: HttpDeps, request: FastifyRequest, spool: Spool, signal: AbortSignal): Promise<IntakeResult> {
+function takeBody(deps: HttpDeps, operation: Operation, request: FastifyRequest, spool: Spool, signal: AbortSignal): Promise<IntakeResult> {
   const { limits } = deps.config;
   return parseRequestBody(request.raw, {
     spool,
@@ -29,15 +35,16 @@ function takeBody(deps: HttpDeps, request: FastifyRequest, spool: Spool, signal:
     // the DALL·E cap applies once a `model` field naming one has arrived
     fileLimitFor: (role, fieldsSoFar) => {
       if (role === 'mask') return limits.maxMaskBytes;
+      // variations are DALL·E 2's whatever the model is called
       const model = fieldsSoFar.find(([name]) => name === 'model')?.[1];
-      return typeof model === 'string' && isDalle(model) ? limits.maxDalleImageBytes : limits.maxImageBytes;
+      return operation === 'variation' || (typeof model === 'string' && isDalle(model)) ? limits.maxDalleImageBytes : limits.maxImageBytes;
     },
     allowPrivateUrls: deps.config.allowPrivateImageUrls,
     ca: deps.imageUrlCa ?? undefined,
   });
 }
 
-async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function handleImages(deps: HttpDeps, operation: Operation, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   // the client going away cancels the work
   const abort = new AbortController();
   const onClose = () => {
@@ -50,11 +57,12 @@ async function handleEdit(deps: HttpDeps, request: FastifyRequest, reply: Fastif
       deps.pipeline,
       {
         id: request.id,
+        operation,
         account: { keyId: callerOf(request).keyId, key: callerOf(request).key },
         signal: abort.signal,
         declaredBytes: Number(request.headers['content-length']) || 0,
         idempotencyKey: request.headers['idempotency-key'],
-        readBody: (spool) => takeBody(deps, request, spool, abort.signal),
+        readBody: (spool) => takeBody(deps, operation, request, spool, abort.signal),
       },
       createHttpEditSink(request, reply),
     );

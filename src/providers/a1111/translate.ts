@@ -52,6 +52,8 @@ export function a1111Capabilities(): Capabilities {
     partialImages: false,
     maxImagesPerCall: MAX_BATCH,
     mode: 'sync',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
   };
 }
 

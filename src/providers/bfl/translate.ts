@@ -79,6 +79,8 @@ export function bflCapabilities(model: string, request: Pick<EditRequest, 'mask'
     // one image per task; n is n tasks
     maxImagesPerCall: 1,
     mode: 'polling',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
     promptRequired: shape !== 'fill',
   };
 }

@@ -73,6 +73,8 @@ export function comfyCapabilities(graph: Workflow): Capabilities {
     partialImages: false,
     maxImagesPerCall: 1,
     mode: 'polling',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
   };
 }
 

@@ -51,6 +51,8 @@ export function falCapabilities(model: string): Capabilities {
     partialImages: false,
     maxImagesPerCall: FAL_MAX_IMAGES_PER_CALL,
     mode: 'polling',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
     promptRequired: true,
   };
 }

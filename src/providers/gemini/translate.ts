@@ -58,6 +58,8 @@ export function geminiCapabilities(model: string): Capabilities {
     // one candidate with one image per call; candidateCount is not documented for image models
     maxImagesPerCall: 1,
     mode: 'sync',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
     promptRequired: true,
   };
 }

@@ -101,6 +101,8 @@ const CAPABILITIES: Capabilities = {
   partialImages: true,
   maxImagesPerCall: 10,
   mode: 'sync',
+  // generations and variations: once the engine draws on an empty canvas and varies a picture by itself
+  operations: ['edit'],
 };
 
 export function createLocalProvider(engine: Engine, settings: LocalProviderOptions = {}, name = 'local'): Provider {

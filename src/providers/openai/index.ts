@@ -13,6 +13,9 @@ import type { Provider, ProviderCall, ProviderIO, ProviderResult } from '../type
 import {
   classifyError,
   editBody,
+  generationBody,
+  OP_OF,
+  variationBody,
   openAiCapabilities,
   parseImagesResponse,
   parseStreamEvent,
@@ -59,9 +62,15 @@ export function createOpenAiProvider(config: ProviderConfig): Provider {
 
     async edit(call, io) {
       const caps = openAiCapabilities(flavour, call.model);
-      const t = target(flavour, config, call.model, 'edits');
-      const body = editBody(call, caps, t.sendsModel, (i) => asPrepared(call.request.images[i]));
-      const req = { method: 'POST' as const, url: t.path, query: t.query, headers: { ...t.headers, accept: 'application/json' }, body };
+      const op = call.request.operation;
+      const t = target(flavour, config, call.model, OP_OF[op]);
+      const headers = { ...t.headers, accept: 'application/json' };
+      const req =
+        op === 'generation'
+          ? { method: 'POST' as const, url: t.path, query: t.query, headers, json: generationBody(call, caps, t.sendsModel) }
+          : op === 'variation'
+            ? { method: 'POST' as const, url: t.path, query: t.query, headers, body: variationBody(call, caps, t.sendsModel, asPrepared(call.request.images[0])) }
+            : { method: 'POST' as const, url: t.path, query: t.query, headers, body: editBody(call, caps, t.sendsModel, (i) => asPrepared(call.request.images[i])) };
       if (call.request.stream && caps.partialImages) {
         const res = await io.http.open(req);
         const type = res.headers['content-type'] ?? '';

@@ -6,7 +6,7 @@
  */
 import type { ProviderConfig } from '../../config/index.js';
 import { isValidFreeSize } from '../../contract/models.js';
-import type { Size, Usage } from '../../types.js';
+import type { Operation, Size, Usage } from '../../types.js';
 import { nearestSize } from '../aspect.js';
 import { excerpt, httpFailure, malformed, moderated, UpstreamError } from '../errors.js';
 import { MultipartBody } from '../multipart.js';
@@ -31,21 +31,30 @@ const isFreeSizeModel = (model: string): boolean => /^gpt-image-2/i.test(model);
 /** input_fidelity: gpt-image-1 and 1.5 (not mini, not 2, not DALL·E) */
 const takesFidelity = (model: string): boolean => /^(gpt-image-1(\.5)?|gpt-image-1-all|chatgpt-image)/i.test(model) && !/mini/i.test(model);
 
+const DALLE3_SIZES: Size[] = [
+  { width: 1024, height: 1024 },
+  { width: 1792, height: 1024 },
+  { width: 1024, height: 1792 },
+];
+
 export function openAiCapabilities(flavour: OpenAiFlavour, model: string): Capabilities {
   if (isDalleModel(model)) {
+    const three = /^dall-e-3/i.test(model);
     return {
       maxImages: 1,
       mask: 'alpha',
-      sizes: { kind: 'exact', sizes: DALLE_SIZES },
+      sizes: { kind: 'exact', sizes: three ? DALLE3_SIZES : DALLE_SIZES },
       outputFormats: ['png'],
       outputCompression: false,
       background: ['opaque'],
-      quality: ['standard'],
+      quality: three ? ['standard', 'hd'] : ['standard'],
       inputFidelity: false,
       moderation: false,
       partialImages: false,
       maxImagesPerCall: 10,
       mode: 'sync',
+      // DALL·E 3 only generates; DALL·E 2 also edits and makes variations
+      operations: /^dall-e-3/i.test(model) ? ['generation'] : ['edit', 'generation', 'variation'],
     };
   }
   return {
@@ -62,6 +71,7 @@ export function openAiCapabilities(flavour: OpenAiFlavour, model: string): Capab
     partialImages: true,
     maxImagesPerCall: 10,
     mode: 'sync',
+    operations: ['edit', 'generation'],
   };
 }
 
@@ -90,12 +100,18 @@ export interface OpenAiTarget {
 /** Azure's v1 API (`…/openai/v1`) takes OpenAI's paths and the deployment in `model`. */
 const isAzureV1 = (baseUrl: string): boolean => /\/openai\/v1$/i.test(baseUrl);
 
-export function target(flavour: OpenAiFlavour, config: ProviderConfig, model: string, op: 'edits' | 'models'): OpenAiTarget {
+export type OpenAiOp = 'edits' | 'generations' | 'variations' | 'models';
+
+/** the images route of an operation */
+export const OP_OF: Record<Operation, OpenAiOp> = { edit: 'edits', generation: 'generations', variation: 'variations' };
+
+export function target(flavour: OpenAiFlavour, config: ProviderConfig, model: string, op: OpenAiOp): OpenAiTarget {
   const headers: Record<string, string> = {};
+  const route = op === 'models' ? 'models' : `images/${op}`;
   if (flavour === 'azure-openai') {
     if (config.apiKey) headers['api-key'] = config.apiKey;
-    if (isAzureV1(config.baseUrl)) return { path: `/${op === 'edits' ? 'images/edits' : 'models'}`, query: {}, headers, sendsModel: true };
-    const path = op === 'edits' ? `/openai/deployments/${encodeURIComponent(model)}/images/edits` : '/openai/models';
+    if (isAzureV1(config.baseUrl)) return { path: `/${route}`, query: {}, headers, sendsModel: true };
+    const path = op === 'models' ? '/openai/models' : `/openai/deployments/${encodeURIComponent(model)}/${route}`;
     return { path, query: { 'api-version': config.apiVersion }, headers, sendsModel: false };
   }
   if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
@@ -103,7 +119,51 @@ export function target(flavour: OpenAiFlavour, config: ProviderConfig, model: st
     if (config.organization) headers['openai-organization'] = config.organization;
     if (config.project) headers['openai-project'] = config.project;
   }
-  return { path: op === 'edits' ? '/images/edits' : '/models', query: {}, headers, sendsModel: true };
+  return { path: `/${route}`, query: {}, headers, sendsModel: true };
+}
+
+/**
+ * A generation's JSON body (OpenAI's CreateImageRequest): the edit's
+ * parameters without images, plus DALL·E 3's style.
+ */
+export function generationBody(call: ProviderCall, caps: Capabilities, sendsModel: boolean): Record<string, unknown> {
+  const req = call.request;
+  const dalle = isDalleModel(call.model);
+  const body: Record<string, unknown> = {};
+  if (sendsModel) body.model = call.model;
+  body.prompt = req.prompt;
+  body.n = call.n;
+  const size = sizeField(call, caps);
+  if (size) body.size = size;
+  if (req.quality !== 'auto') body.quality = req.quality;
+  if (dalle) {
+    body.response_format = 'b64_json';
+    if (req.style !== null) body.style = req.style;
+  } else {
+    if (req.background !== 'auto') body.background = req.background;
+    body.output_format = call.outputFormat;
+    if (req.outputCompression !== null && call.outputFormat !== 'png') body.output_compression = req.outputCompression;
+    if (req.moderation !== 'auto') body.moderation = req.moderation;
+    if (req.stream) {
+      body.stream = true;
+      if (req.partialImages > 0) body.partial_images = req.partialImages;
+    }
+  }
+  if (req.user !== null) body.user = req.user;
+  return body;
+}
+
+/** A variation's multipart body (DALL·E 2's CreateImageVariationRequest). */
+export function variationBody(call: ProviderCall, caps: Capabilities, sendsModel: boolean, image: PreparedImage): MultipartBody {
+  const body = new MultipartBody();
+  if (sendsModel) body.field('model', call.model);
+  body.file('image', image, 'image');
+  body.field('n', call.n);
+  const size = sizeField(call, caps);
+  if (size) body.field('size', size);
+  body.field('response_format', 'b64_json');
+  if (call.request.user !== null) body.field('user', call.request.user);
+  return body;
 }
 
 /** The multipart body of one call. Arrays go as `image[]`, as the official SDKs send them. */

@@ -65,6 +65,8 @@ export function replicateCapabilities(model: string): Capabilities {
     // one output per prediction; the pipeline makes n of them
     maxImagesPerCall: 1,
     mode: 'polling',
+    // edits only, until this adapter speaks the provider's text-to-image
+    operations: ['edit'],
     promptRequired: true,
   };
 }

@@ -86,6 +86,8 @@ const BASE: Omit<Capabilities, 'mask' | 'outputFormats' | 'background' | 'prompt
   partialImages: false,
   maxImagesPerCall: 1,
   mode: 'sync',
+  // edits only, until this adapter speaks the provider's text-to-image
+  operations: ['edit'],
 };
 
 const ALL_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp'];
