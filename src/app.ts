@@ -24,6 +24,7 @@ import { openStores } from './store/index.js';
 import { sharedSecret } from './store/settings.js';
 import { createMemoryLimits, openSharedLimits } from './store/limits/index.js';
 import { ensureMasterKey } from './store/master-key.js';
+import { countedRequestLog, createMetrics, type Metrics } from './metrics/index.js';
 import type { OpenedStores } from './store/index.js';
 
 export interface AppOptions {
@@ -46,6 +47,7 @@ export interface App {
   engine: Engine;
   resilience: Resilience;
   billing: Billing;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -105,12 +107,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const shared = await openSharedLimits({ redisUrl: config.redisUrl, clock, onError: (reason) => log.warn({ reason }, 'redis') });
   const local = config.redisUrl ? createMemoryLimits(clock) : shared;
   const resilience = resilienceLater ?? createResilience(shared.breakers, () => clock.now());
+  const metrics = createMetrics({
+    breakers: () => resilience.states(),
+    providers: Object.keys(config.providers),
+    engine: () => engine.load(),
+    spoolDir,
+    reservedMicros: () => stores.ledger.reservedTotal(),
+  });
   const pipeline = {
     config,
     clock,
     router,
     hosted,
-    requestLog: stores.requestLog,
+    // every request ends in one entry: counting them there counts every request
+    requestLog: countedRequestLog(stores.requestLog, metrics),
     billing,
     idempotency: { store: stores.idempotency, locks: shared.locks, clock },
     admission: { shared, local, onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
@@ -125,7 +135,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   };
   const server = buildServer(
-    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing },
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing, metrics },
     options.logger ?? false,
   );
   serverLog = server.log;
@@ -193,6 +203,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     engine,
     resilience,
     billing,
+    metrics,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

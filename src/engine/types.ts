@@ -72,7 +72,17 @@ export interface EngineRunOptions {
   onPartial?: (imageIndex: number, partialIndex: number, image: EngineImage) => void;
 }
 
+/** How busy the pool is right now (read by /metrics at scrape time). */
+export interface EngineLoad {
+  threads: number;
+  /** jobs on a thread */
+  running: number;
+  /** jobs waiting for a thread */
+  queued: number;
+}
+
 export interface Engine {
   run(job: EngineJob, options?: EngineRunOptions): Promise<EngineResult>;
+  load(): EngineLoad;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import type { Stores } from '../store/types.js';
 import type { HostedImageSaver, PipelineDeps } from '../pipeline/edit.js';
 import type { Readable } from 'node:stream';
 import type { Billing } from '../billing/accounts.js';
+import type { Metrics } from '../metrics/index.js';
 
 export interface HostedImageReader {
   resolve(
@@ -29,4 +30,6 @@ export interface HttpDeps {
   pipeline: PipelineDeps;
   /** prices, groups and credit */
   billing: Billing;
+  /** what GET /metrics exposes */
+  metrics: Metrics;
 }

@@ -14,6 +14,7 @@ import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
 import { registerModelRoutes } from './routes/models.js';
 
 export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger'] = false): FastifyInstance {
@@ -58,5 +59,6 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerAccountRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
   return app;
 }
