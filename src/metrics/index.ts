@@ -130,13 +130,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const registers = [registry];
   // the process's own figures (CPU, memory, event-loop lag, GC) beside ours
   collectDefaultMetrics({ register: registry });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name, help, labelNames, registers });
 
-  const requests = new Counter({
-    name: 'imagegate_requests_total',
-    help: 'Requests answered, by route, public model, deployment that served it and HTTP status (499: the client left).',
-    labelNames: ['route', 'model', 'deployment', 'status'] as const,
-    registers,
-  });
+  const requests = counter('imagegate_requests_total', 'Requests answered, by route, public model, deployment that served it and HTTP status (499: the client left).', ['route', 'model', 'deployment', 'status']);
   const latency = new Histogram({
     name: 'imagegate_request_duration_seconds',
     help: 'Time from the request to its answer, by route, public model, deployment and HTTP status.',
@@ -144,42 +140,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     buckets: LATENCY_BUCKETS_SECONDS,
     registers,
   });
-  const attempts = new Counter({
-    name: 'imagegate_upstream_attempts_total',
-    help: 'Calls to deployments (retries included), by deployment, outcome (success, failure, skipped: the deployment could not honour the request) and upstream HTTP status (none: no answer).',
-    labelNames: ['deployment', 'outcome', 'status'] as const,
-    registers,
-  });
-  const retries = new Counter({
-    name: 'imagegate_upstream_retries_total',
-    help: 'Calls repeated on the same deployment after a failure.',
-    labelNames: ['deployment'] as const,
-    registers,
-  });
-  const fallbacks = new Counter({
-    name: 'imagegate_upstream_fallbacks_total',
-    help: 'Requests moved on from one deployment to the next after it failed.',
-    labelNames: ['from', 'to'] as const,
-    registers,
-  });
-  const uploads = new Counter({
-    name: 'imagegate_upload_bytes_total',
-    help: 'Request body bytes taken in (uploads spooled to disk, JSON bodies, and bodies read and discarded after a refusal).',
-    labelNames: ['route'] as const,
-    registers,
-  });
-  const charged = new Counter({
-    name: 'imagegate_credit_charged_microusd_total',
-    help: 'What requests were charged, in micro-USD, after group multipliers (master-key requests included, though no balance holds them).',
-    labelNames: ['route', 'model'] as const,
-    registers,
-  });
-  const refusals = new Counter({
-    name: 'imagegate_refusals_total',
-    help: 'Requests the gateway refused itself with 429 (rate_limit_exceeded, concurrency_limit_exceeded, insufficient_quota) or 503 (overload, a store down), by error code.',
-    labelNames: ['route', 'code'] as const,
-    registers,
-  });
+  const attempts = counter('imagegate_upstream_attempts_total', 'Calls to deployments (retries included), by deployment, outcome (success, failure, skipped: the deployment could not honour the request) and upstream HTTP status (none: no answer).', ['deployment', 'outcome', 'status']);
+  const retries = counter('imagegate_upstream_retries_total', 'Calls repeated on the same deployment after a failure.', ['deployment']);
+  const fallbacks = counter('imagegate_upstream_fallbacks_total', 'Requests moved on from one deployment to the next after it failed.', ['from', 'to']);
+  const uploads = counter('imagegate_upload_bytes_total', 'Request body bytes taken in (uploads spooled to disk, JSON bodies, and bodies read and discarded after a refusal).', ['route']);
+  const charged = counter('imagegate_credit_charged_microusd_total', 'What requests were charged, in micro-USD, after group multipliers (master-key requests included, though no balance holds them).', ['route', 'model']);
+  const refusals = counter('imagegate_refusals_total', 'Requests the gateway refused itself with 429 (rate_limit_exceeded, concurrency_limit_exceeded, insufficient_quota) or 503 (overload, a store down), by error code.', ['route', 'code']);
 
   new Gauge({
     name: 'imagegate_circuit_breaker_state',
@@ -196,47 +162,26 @@ export function createMetrics(sources: MetricsSources): Metrics {
       }
     },
   });
-  new Gauge({
-    name: 'imagegate_engine_queue_depth',
-    help: 'Built-in engine jobs waiting for a thread.',
-    registers,
-    collect() {
-      this.set(sources.engine().queued);
-    },
-  });
-  new Gauge({
-    name: 'imagegate_engine_threads_busy',
-    help: 'Built-in engine threads running a job.',
-    registers,
-    collect() {
-      this.set(sources.engine().running);
-    },
-  });
-  new Gauge({
-    name: 'imagegate_engine_threads',
-    help: 'Built-in engine threads.',
-    registers,
-    collect() {
-      this.set(sources.engine().threads);
-    },
-  });
-  new Gauge({
-    name: 'imagegate_spool_bytes',
-    help: 'Bytes of uploads on disk now, in the spools of requests in flight.',
-    registers,
-    async collect() {
-      this.set(await spooledBytes(sources.spoolDir));
-    },
-  });
-  new Gauge({
-    name: 'imagegate_credit_reserved_microusd',
-    help: 'Credit held now by open reservations, in micro-USD, over every key (the database total: every node reports the same figure; NaN when the database did not answer).',
-    registers,
-    async collect() {
-      // a scrape answers even while the database is away
-      this.set(await withTimeout(sources.reservedMicros(), RESERVED_TIMEOUT_MS).catch(() => NaN));
-    },
-  });
+  /** a gauge whose one value is read when Prometheus scrapes */
+  const readAtScrape = (name: string, help: string, read: () => number | Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        this.set(await read());
+      },
+    });
+  readAtScrape('imagegate_engine_queue_depth', 'Built-in engine jobs waiting for a thread.', () => sources.engine().queued);
+  readAtScrape('imagegate_engine_threads_busy', 'Built-in engine threads running a job.', () => sources.engine().running);
+  readAtScrape('imagegate_engine_threads', 'Built-in engine threads.', () => sources.engine().threads);
+  readAtScrape('imagegate_spool_bytes', 'Bytes of uploads on disk now, in the spools of requests in flight.', () => spooledBytes(sources.spoolDir));
+  readAtScrape(
+    'imagegate_credit_reserved_microusd',
+    'Credit held now by open reservations, in micro-USD, over every key (the database total: every node reports the same figure; NaN when the database did not answer).',
+    // a scrape answers even while the database is away
+    () => withTimeout(sources.reservedMicros(), RESERVED_TIMEOUT_MS).catch(() => NaN),
+  );
 
   const label = (v: string | null): string => v ?? NONE;
 
