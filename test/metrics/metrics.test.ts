@@ -2,15 +2,16 @@
  * GET /metrics after a mixed load: successes on the built-in engine and on
  * an upstream, a 400, a 404 model, an upstream 429 retried into a success, a
  * fallback to the second deployment, a stream, an upstream failure that
- * opens a breaker, a rate-limit refusal, and a request scraped while in
- * flight. The scrape is parsed and every counter must equal what the load
- * did, worked out by hand. Then who may scrape: the master key, or anyone
- * when the config makes the metrics public.
+ * opens a breaker, refusals (rate, concurrency, credit, the engine's queue
+ * full), and scrapes while an upstream and the engine work. The scrape is
+ * parsed and every counter must equal what the load did, worked out by
+ * hand. Then who may scrape: the master key, or anyone when the config
+ * makes the metrics public.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOpenAiEmulator, type OpenAiEmulator } from '../emulators/openai.js';
-import { makePng } from '../helpers/images.js';
+import { makeMask, makePng } from '../helpers/images.js';
 import { eventually, gateway, startTestApp, type TestApp } from '../providers/helpers.js';
 import { isRefusal, LATENCY_BUCKETS_SECONDS, upstreamFlow } from '../../src/metrics/index.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -92,7 +93,8 @@ before(async () => {
         'gpt-image-1': { perImage: { default: '0.02' } },
       },
     },
-    { env: { KEY_A, KEY_B } },
+    // no queue: a second job for the built-in engine while one runs is refused (503 engine_overloaded)
+    { env: { KEY_A, KEY_B, IMAGEGATE_ENGINE_MAX_QUEUE: '0' } },
   );
 });
 
@@ -102,10 +104,15 @@ after(async () => {
 });
 
 /** A multipart edit whose exact body we know (its length is what the gateway takes in). */
-async function edit(key: string, fields: Record<string, string>): Promise<{ status: number; body: string; bytes: number; headers: Headers }> {
+async function edit(
+  key: string,
+  fields: Record<string, string>,
+  files: { image: Buffer; mask?: Buffer } = { image: png },
+): Promise<{ status: number; body: string; bytes: number; headers: Headers }> {
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
-  fd.append('image', new Blob([png], { type: 'image/png' }), 'a.png');
+  fd.append('image', new Blob([files.image], { type: 'image/png' }), 'a.png');
+  if (files.mask) fd.append('mask', new Blob([files.mask], { type: 'image/png' }), 'mask.png');
   const encoded = new Request('http://x/', { method: 'POST', body: fd });
   const bytes = Buffer.from(await encoded.arrayBuffer());
   const res = await fetch(`${t.url}${EDITS}`, {
@@ -167,8 +174,9 @@ describe('GET /metrics after a mixed load', () => {
     const slow = await newKey({ name: 'one-a-minute', rpm: 1 });
     await expectStatus(edit(slow, { model: 'only-a', prompt: 'x' }), 200);
     await expectStatus(edit(slow, { model: 'only-a', prompt: 'x' }), 429);
-    // 11. a budgeted key's request, scraped while the upstream works on it
-    const budget = await newKey({ name: 'budget', creditUsd: '1.00' });
+    // 11. a budgeted key allowed one request at once, scraped while the upstream works on its request;
+    // 12. meanwhile its second request is refused
+    const budget = await newKey({ name: 'budget', creditUsd: '1.00', maxConcurrent: 1 });
     a.fault({ kind: 'delay', ms: 1500 });
     const before = a.requests.length;
     const pending = expectStatus(edit(budget, { model: 'only-a', prompt: 'x' }), 200);
@@ -177,7 +185,24 @@ describe('GET /metrics after a mixed load', () => {
     // the most it can cost (one image at $0.04) is held, and its upload is on disk
     assert.equal(single(during, 'imagegate_credit_reserved_microusd'), 40_000);
     assert.equal(single(during, 'imagegate_spool_bytes'), png.length);
+    await expectStatus(edit(budget, { model: 'only-a', prompt: 'x' }), 429);
     await pending;
+    // 13. a key whose credit cannot cover the most a request can cost
+    const poor = await newKey({ name: 'poor', creditUsd: '0.01' });
+    await expectStatus(edit(poor, { model: 'only-a', prompt: 'x' }), 429);
+    // 14. a long fill on the built-in engine's one thread, scraped while it runs;
+    // 15. meanwhile another job for the engine is refused
+    const big = await makePng(1024, 1024);
+    const hole = await makeMask(1024, 1024, { left: 256, top: 256, width: 512, height: 512 });
+    const fill = expectStatus(edit(master, { model: 'gpt-image-1.5', prompt: 'remove this' }, { image: big, mask: hole }), 200);
+    assert.ok(await eventually(() => t.app.engine.load().running === 1, 10_000), 'the fill runs');
+    const busy = parseExposition((await scrape()).text);
+    assert.equal(single(busy, 'imagegate_engine_threads_busy'), 1);
+    assert.equal(single(busy, 'imagegate_engine_queue_depth'), 0);
+    const refused = await expectStatus(edit(master, { model: 'gpt-image-1.5', prompt: 'x' }), 503);
+    assert.equal(JSON.parse(refused.body).error.code, 'engine_overloaded');
+    assert.equal(t.app.engine.load().running, 1, 'the fill was still running when the second job was refused');
+    await fill;
 
     const r = await scrape();
     assert.equal(r.status, 200);
@@ -185,13 +210,15 @@ describe('GET /metrics after a mixed load', () => {
     const s = parseExposition(r.text);
 
     assert.deepEqual(series(s, 'imagegate_requests_total', ['route', 'model', 'deployment', 'status']), {
-      [`${EDITS} gpt-image-1.5 local 200`]: 1,
+      [`${EDITS} gpt-image-1.5 local 200`]: 2, // 1, 14
       [`${EDITS} only-a a/gpt-image-1 200`]: 5, // 2, 5, 7, 9, 11
       [`${EDITS} none none 400`]: 1,
       [`${EDITS} none none 404`]: 1,
       [`${EDITS} gpt-image-1 b/gpt-image-1 200`]: 1,
       [`${EDITS} with-breaker none 502`]: 1,
-      [`${EDITS} none none 429`]: 1,
+      [`${EDITS} none none 429`]: 2, // 10, 12: refused before the body was read
+      [`${EDITS} only-a none 429`]: 1, // 13: refused once the model was known
+      [`${EDITS} gpt-image-1.5 none 503`]: 1, // 15
     });
     // every request observed once in the histogram, in its own series
     const counts = series(s, 'imagegate_request_duration_seconds_count', ['route', 'model', 'deployment', 'status']);
@@ -200,7 +227,8 @@ describe('GET /metrics after a mixed load', () => {
     assert.deepEqual(les, [...LATENCY_BUCKETS_SECONDS.map(String), '+Inf']);
 
     assert.deepEqual(series(s, 'imagegate_upstream_attempts_total', ['deployment', 'outcome', 'status']), {
-      'local success 200': 1,
+      'local success 200': 2, // 1, 14
+      'local failure none': 1, // 15: the engine refused the job
       'a/gpt-image-1 success 200': 5, // 2, 5 (its retry), 7, 9, 11
       'a/gpt-image-1 failure 429': 1, // 5
       'a/gpt-image-1 failure 500': 2, // 6
@@ -210,11 +238,16 @@ describe('GET /metrics after a mixed load', () => {
     assert.deepEqual(series(s, 'imagegate_upstream_retries_total', ['deployment']), { 'a/gpt-image-1': 2 }); // 5 and 6
     assert.deepEqual(series(s, 'imagegate_upstream_fallbacks_total', ['from', 'to']), { 'a/gpt-image-1 b/gpt-image-1': 1 });
 
-    assert.deepEqual(series(s, 'imagegate_refusals_total', ['route', 'code']), { [`${EDITS} rate_limit_exceeded`]: 1 });
+    assert.deepEqual(series(s, 'imagegate_refusals_total', ['route', 'code']), {
+      [`${EDITS} rate_limit_exceeded`]: 1, // 10
+      [`${EDITS} concurrency_limit_exceeded`]: 1, // 12
+      [`${EDITS} insufficient_quota`]: 1, // 13
+      [`${EDITS} engine_overloaded`]: 1, // 15
+    });
     assert.deepEqual(series(s, 'imagegate_upload_bytes_total', ['route']), { [EDITS]: sent.reduce((x, y) => x + y, 0) });
     assert.deepEqual(series(s, 'imagegate_credit_charged_microusd_total', ['route', 'model']), {
       [`${EDITS} gpt-image-1.5`]: 0,
-      [`${EDITS} only-a`]: 5 * 40_000,
+      [`${EDITS} only-a`]: 5 * 40_000, // 13 was refused: nothing
       [`${EDITS} none`]: 0,
       [`${EDITS} gpt-image-1`]: 20_000,
       [`${EDITS} with-breaker`]: 0,
@@ -244,7 +277,7 @@ describe('GET /metrics after a mixed load', () => {
 
     // the request log says the same
     const entries = await t.app.stores.requestLog.list({ limit: 100 });
-    assert.equal(entries.length, 11);
+    assert.equal(entries.length, 15);
     assert.equal(entries.reduce((n, e) => n + e.bytesIn, 0), sent.reduce((x, y) => x + y, 0));
     assert.equal(entries.reduce((n, e) => n + e.costMicros, 0), 5 * 40_000 + 20_000);
   });
