@@ -54,7 +54,7 @@ function scalars() {
     background: z.enum(BACKGROUNDS).meta({ description: 'GPT image models only. `transparent` needs `png` or `webp` output. Default `auto`.' }),
     output_format: z.enum(OUTPUT_FORMATS).meta({ description: 'GPT image models only. Default `png`.' }),
     output_compression: int(OUTPUT_COMPRESSION_RANGE).meta({ description: 'For `jpeg` and `webp` output, GPT image models only.' }),
-    input_fidelity: z.enum(INPUT_FIDELITIES).meta({ description: 'Default `low`; not for gpt-image-1-mini and gpt-image-2.' }),
+    input_fidelity: z.enum(INPUT_FIDELITIES).meta({ description: `Default \`low\`; GPT image models but ${Object.keys(MODEL_CATALOG).filter((m) => MODEL_CATALOG[m].family === 'gpt-image' && !MODEL_CATALOG[m].inputFidelity).join(', ')}.` }),
     moderation: z.enum(MODERATIONS).meta({ description: 'Default `auto`.' }),
     response_format: z.enum(RESPONSE_FORMATS).meta({
       description: 'For every model (a decision of this gateway; OpenAI takes it for DALL·E only). `url` links to the gateway\'s own copy, valid 60 minutes by default. Default: `b64_json` for GPT image models, `url` for DALL·E.',
