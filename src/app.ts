@@ -27,6 +27,7 @@ import { openStores } from './store/index.js';
 import { sharedSecret } from './store/settings.js';
 import { createMemoryLimits, openSharedLimits } from './store/limits/index.js';
 import { ensureMasterKey } from './store/master-key.js';
+import { countedRequestLog, createMetrics, type Metrics } from './metrics/index.js';
 import type { OpenedStores } from './store/index.js';
 
 export interface AppOptions {
@@ -49,6 +50,7 @@ export interface App {
   engine: Engine;
   resilience: Resilience;
   billing: Billing;
+  metrics: Metrics;
   lifecycle: Lifecycle;
   outbox: Outbox;
   /**
@@ -120,12 +122,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const shared = await openSharedLimits({ redisUrl: config.redisUrl, clock, onError: (reason) => log.warn({ reason }, 'redis') });
   const local = config.redisUrl ? createMemoryLimits(clock) : shared;
   const resilience = resilienceLater ?? createResilience(shared.breakers, () => clock.now());
+  const metrics = createMetrics({
+    breakers: () => resilience.states(),
+    providers: Object.keys(config.providers),
+    engine: () => engine.load(),
+    spoolDir,
+    reservedMicros: () => stores.ledger.reservedTotal(),
+  });
   const pipeline = {
     config,
     clock,
     router,
     hosted,
-    requestLog: stores.requestLog,
+    // every request ends in one entry: counting them there counts every request
+    requestLog: countedRequestLog(stores.requestLog, metrics),
     billing,
     idempotency: { store: stores.idempotency, locks: shared.locks, clock },
     outbox,
@@ -138,8 +148,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         }
         // with no upstream every request is the engine's: refuse before the upload when its queue is full
         const load = engine.load();
-        if (!upstreamConfigured && load.inFlight >= load.threads + load.maxQueue) {
-          return serviceUnavailable(`The built-in engine is busy (${load.inFlight - load.threads} edits waiting); retry shortly.`, 1);
+        if (!upstreamConfigured && load.queued >= load.maxQueue) {
+          return serviceUnavailable(`The built-in engine is busy (${load.queued} edits waiting); retry shortly.`, 1);
         }
         return null;
       },
@@ -157,7 +167,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   };
   const server = buildServer(
-    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing, sharedLimits: shared, lifecycle },
+    { config, clock, stores, router, hosted, masterKey: master.key, spoolDir, imageUrlCa, pipeline, billing, metrics, sharedLimits: shared, lifecycle },
     options.logger ?? false,
   );
   serverLog = server.log;
@@ -227,6 +237,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     engine,
     resilience,
     billing,
+    metrics,
     lifecycle,
     outbox,
     close(graceMs = config.shutdownGraceMs, idleWindowMs = 0) {

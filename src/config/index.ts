@@ -70,6 +70,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** edit requests one node holds at once; more are answered 503 at once */
   maxInFlight: number;
+  /** GET /metrics: public (no key) when true, else the master key only */
+  metrics: { public: boolean };
   /** the config file read, absolute; null when none */
   configFile: string | null;
   /** upstream accounts by name */
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         oneOf('IMAGEGATE_LOCAL_UNKNOWN', env.IMAGEGATE_LOCAL_UNKNOWN, ['warn', 'reject'] as const) ?? file.engine?.unknownInstructions ?? 'warn',
     },
     maxInFlight: int('IMAGEGATE_MAX_IN_FLIGHT', env.IMAGEGATE_MAX_IN_FLIGHT, 1, 1_000_000) ?? file.maxInFlight ?? 256,
+    metrics: { public: bool('IMAGEGATE_METRICS_PUBLIC', env.IMAGEGATE_METRICS_PUBLIC) ?? file.metrics?.public ?? false },
     allowPrivateImageUrls:
       bool('IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS', env.IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS) ?? file.allowPrivateImageUrls ?? false,
     imageUrlCaFile: env.IMAGEGATE_IMAGE_URL_CA_FILE || file.imageUrlCaFile || null,

@@ -154,6 +154,7 @@ export const fileSchema = z.strictObject({
     })
     .optional(),
   maxInFlight: int(1, 1_000_000).optional(),
+  metrics: z.strictObject({ public: z.boolean().optional() }).optional(),
   allowPrivateImageUrls: z.boolean().optional(),
   imageUrlCaFile: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),

@@ -29,8 +29,10 @@ export interface ModelRules {
   maxN: number;
 }
 
-const GPT_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
-const DALLE_SIZES = ['256x256', '512x512', '1024x1024'] as const;
+export const GPT_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
+export const DALLE_SIZES = ['256x256', '512x512', '1024x1024'] as const;
+export const GPT_QUALITIES = ['auto', 'low', 'medium', 'high'] as const;
+export const DALLE_QUALITIES = ['auto', 'standard'] as const;
 
 const gptImage: ModelRules = {
   family: 'gpt-image',
@@ -41,7 +43,7 @@ const gptImage: ModelRules = {
   sizes: GPT_SIZES,
   freeSize: false,
   defaultSize: 'auto',
-  qualities: ['auto', 'low', 'medium', 'high'],
+  qualities: GPT_QUALITIES,
   outputOptions: true,
   inputFidelity: true,
   stream: true,
@@ -60,7 +62,7 @@ const dalle: ModelRules = {
   sizes: DALLE_SIZES,
   freeSize: false,
   defaultSize: '1024x1024',
-  qualities: ['auto', 'standard'],
+  qualities: DALLE_QUALITIES,
   outputOptions: false,
   inputFidelity: false,
   stream: false,

@@ -22,6 +22,7 @@ import { MIME_OF, probeImage } from '../images/probe.js';
 import type { EditRequest, ImageFormat, InputImage, Operation, Size } from '../types.js';
 import { invalidEnum, present, readBoolean, readEnum, readInteger, readString, stringTooLong, unsupportedForModel } from './fields.js';
 import { isValidFreeSize, parseSize, rulesFor, type ModelRules } from './models.js';
+import { BACKGROUNDS, INPUT_FIDELITIES, MODERATIONS, N_RANGE, OUTPUT_COMPRESSION_RANGE, OUTPUT_FORMATS, PARTIAL_IMAGES_RANGE, RESPONSE_FORMATS, STYLES } from './params.js';
 
 export const SCALAR_FIELDS = [
   'model',
@@ -43,7 +44,7 @@ export const SCALAR_FIELDS = [
 type ScalarField = (typeof SCALAR_FIELDS)[number];
 
 /** the scalars each operation takes (OpenAI's CreateImageEditRequest, CreateImageRequest, CreateImageVariationRequest) */
-const FIELDS_OF: Record<Operation, ReadonlySet<ScalarField>> = {
+export const FIELDS_OF: Record<Operation, ReadonlySet<ScalarField>> = {
   edit: new Set(SCALAR_FIELDS.filter((f) => f !== 'style')),
   generation: new Set(SCALAR_FIELDS.filter((f) => f !== 'input_fidelity')),
   variation: new Set(['model', 'n', 'size', 'response_format', 'user']),
@@ -173,7 +174,7 @@ export async function validateImageRequest(operation: Operation, intake: IntakeR
     prompt = given;
   }
 
-  const n = readInteger('n', f.get('n'), 1, 10) ?? 1;
+  const n = readInteger('n', f.get('n'), N_RANGE.min, N_RANGE.max) ?? 1;
   if (n > rules.maxN) throw invalidValue('n', `Invalid 'n': model '${modelId}' makes ${rules.maxN} image${rules.maxN === 1 ? '' : 's'} per request; got ${n}.`);
   const size = readSize(rules, f.get('size'));
   const quality = readEnum('quality', f.get('quality'), rules.qualities) ?? 'auto';
@@ -186,19 +187,19 @@ export async function validateImageRequest(operation: Operation, intake: IntakeR
   };
   const background = optionIfSupported(
     'background',
-    () => readEnum('background', f.get('background'), ['auto', 'transparent', 'opaque'] as const),
+    () => readEnum('background', f.get('background'), BACKGROUNDS),
     'auto' as const,
     rules.outputOptions,
   );
   const outputFormat = optionIfSupported(
     'output_format',
-    () => readEnum('output_format', f.get('output_format'), ['png', 'jpeg', 'webp'] as const),
+    () => readEnum('output_format', f.get('output_format'), OUTPUT_FORMATS),
     'png' as const,
     rules.outputOptions,
   );
   const outputCompression = optionIfSupported(
     'output_compression',
-    () => readInteger('output_compression', f.get('output_compression'), 0, 100) ?? null,
+    () => readInteger('output_compression', f.get('output_compression'), OUTPUT_COMPRESSION_RANGE.min, OUTPUT_COMPRESSION_RANGE.max) ?? null,
     null,
     rules.outputOptions,
   );
@@ -208,16 +209,16 @@ export async function validateImageRequest(operation: Operation, intake: IntakeR
       `Invalid value for 'background': 'transparent' needs an output format that keeps transparency; use output_format 'png' or 'webp', not 'jpeg'.`,
     );
   }
-  const inputFidelity = readEnum('input_fidelity', f.get('input_fidelity'), ['low', 'high'] as const) ?? null;
+  const inputFidelity = readEnum('input_fidelity', f.get('input_fidelity'), INPUT_FIDELITIES) ?? null;
   if (inputFidelity !== null && !rules.inputFidelity) throw unsupportedForModel('input_fidelity', modelId);
-  const moderation = readEnum('moderation', f.get('moderation'), ['auto', 'low'] as const) ?? 'auto';
-  const responseFormat = readEnum('response_format', f.get('response_format'), ['url', 'b64_json'] as const) ?? rules.defaultResponseFormat;
+  const moderation = readEnum('moderation', f.get('moderation'), MODERATIONS) ?? 'auto';
+  const responseFormat = readEnum('response_format', f.get('response_format'), RESPONSE_FORMATS) ?? rules.defaultResponseFormat;
   const stream = readBoolean('stream', f.get('stream')) ?? false;
   if (stream && !rules.stream) throw unsupportedForModel('stream', modelId);
-  const partialImages = readInteger('partial_images', f.get('partial_images'), 0, 3) ?? 0;
+  const partialImages = readInteger('partial_images', f.get('partial_images'), PARTIAL_IMAGES_RANGE.min, PARTIAL_IMAGES_RANGE.max) ?? 0;
   if (partialImages > 0 && !rules.stream) throw unsupportedForModel('partial_images', modelId);
   const user = readString('user', f.get('user')) ?? null;
-  const style = readEnum('style', f.get('style'), ['vivid', 'natural'] as const) ?? null;
+  const style = readEnum('style', f.get('style'), STYLES) ?? null;
   if (style !== null && !rules.style) throw unsupportedForModel('style', modelId);
 
   // files

@@ -13,7 +13,7 @@ import { EngineBusyError, EngineInputError } from './errors.js';
 
 export { EngineBusyError, EngineInputError, isEngineBusyError, isEngineInputError } from './errors.js';
 export { parseInstructions, describeOp, type Op, type ParsedInstructions } from './instructions.js';
-export type { Engine, EngineImage, EngineJob, EngineResult, EngineRunOptions, RgbaImage } from './types.js';
+export type { Engine, EngineImage, EngineJob, EngineLoad, EngineResult, EngineRunOptions, RgbaImage } from './types.js';
 
 export interface EngineOptions {
   /** worker threads (≥ 1), started at once and kept for the pool's life */
@@ -80,7 +80,8 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     run,
-    load: () => ({ threads, inFlight, maxQueue }),
+    // one job per thread, so the jobs in flight beyond the threads are the ones waiting
+    load: () => ({ threads, running: Math.min(inFlight, threads), queued: Math.max(0, inFlight - threads), maxQueue }),
     close: () => pool.destroy(),
   };
 }

@@ -72,11 +72,14 @@ export interface EngineRunOptions {
   onPartial?: (imageIndex: number, partialIndex: number, image: EngineImage) => void;
 }
 
+/** How busy the pool is right now (read by /metrics at scrape time). */
 export interface EngineLoad {
   threads: number;
-  /** jobs on a thread or waiting for one */
-  inFlight: number;
-  /** how many may wait beyond the threads */
+  /** jobs on a thread */
+  running: number;
+  /** jobs waiting for a thread */
+  queued: number;
+  /** how many may wait; more are refused */
   maxQueue: number;
 }
 

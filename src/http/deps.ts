@@ -6,6 +6,7 @@ import type { SharedLimits } from '../store/limits/types.js';
 import type { HostedImageSaver, PipelineDeps } from '../pipeline/edit.js';
 import type { Readable } from 'node:stream';
 import type { Billing } from '../billing/accounts.js';
+import type { Metrics } from '../metrics/index.js';
 
 export interface HostedImageReader {
   resolve(
@@ -30,6 +31,8 @@ export interface HttpDeps {
   pipeline: PipelineDeps;
   /** prices, groups and credit */
   billing: Billing;
+  /** what GET /metrics exposes */
+  metrics: Metrics;
   /** rate limits, locks, breaker announcements (Redis or in process), for readiness */
   sharedLimits: SharedLimits;
   /** set when the node drains for shutdown */

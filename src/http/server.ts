@@ -15,6 +15,8 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
+import { registerMetricsRoutes } from './routes/metrics.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerModelRoutes } from './routes/models.js';
 
 export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger'] = false): FastifyInstance {
@@ -66,5 +68,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerAccountRoutes(app, deps);
+  registerMetricsRoutes(app, deps);
+  registerOpenApiRoute(app);
   return app;
 }

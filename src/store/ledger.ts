@@ -179,6 +179,12 @@ export class SqlLedger implements Ledger {
     return released;
   }
 
+  async reservedTotal(): Promise<number> {
+    // the running totals, not the reservations table: one row per key, kept in step with every hold
+    const r = await this.k.selectFrom('key_balances').select((eb) => eb.fn.sum<number | string | null>('reserved').as('total')).executeTakeFirst();
+    return Number(r?.total ?? 0);
+  }
+
   async entries(keyId: string, limit = 100): Promise<LedgerEntry[]> {
     const rows = await this.k.selectFrom('ledger').selectAll().where('key_id', '=', keyId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
     return rows.map(toEntry);

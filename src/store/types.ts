@@ -109,6 +109,8 @@ export interface Ledger {
   /** releases reservations whose holder never settled (a node that died); returns how many */
   releaseExpired(now: number, limit?: number): Promise<number>;
   entries(keyId: string, limit?: number): Promise<LedgerEntry[]>;
+  /** credit held by open reservations, over every key (micro-USD) */
+  reservedTotal(): Promise<number>;
 }
 
 export interface RequestLogEntry {

@@ -46,6 +46,18 @@ for (const backend of backends) {
       assert.deepEqual(await stores.ledger.balance(unlimited.id), { granted: 0, charged: 0, reserved: 0, available: 0 });
     });
 
+    test('the credit held over every key (what /metrics reports)', async () => {
+      const before = await stores.ledger.reservedTotal();
+      const k1 = await stores.keys.create({ name: 'held-1', creditMicros: 1_000 });
+      const k2 = await stores.keys.create({ name: 'held-2', creditMicros: 1_000 });
+      assert.equal(await stores.ledger.reserve({ id: 'res_h1', keyId: k1.id, amount: 100, requestId: 'req_h1', expiresAt: clock.now() + 60_000 }), true);
+      assert.equal(await stores.ledger.reserve({ id: 'res_h2', keyId: k2.id, amount: 250, requestId: 'req_h2', expiresAt: clock.now() + 60_000 }), true);
+      assert.equal(await stores.ledger.reservedTotal(), before + 350);
+      assert.equal(await stores.ledger.settle({ keyId: k1.id, reservationId: 'res_h1', requestId: 'req_h1', amount: 40 }), 40);
+      assert.equal(await stores.ledger.release('res_h2', 'failed'), true);
+      assert.equal(await stores.ledger.reservedTotal(), before);
+    });
+
     test('reserve, settle what was delivered, the rest released; exactly once', async () => {
       const k = await stores.keys.create({ name: 'settle', creditMicros: 1_000_000 });
       assert.equal(await stores.ledger.reserve({ id: 'res_a', keyId: k.id, amount: 300_000, requestId: 'req_a', expiresAt: clock.now() + 60_000 }), true);
