@@ -4,8 +4,9 @@
  * the body and answers a tiny image at once) and through imagegate (a child
  * process routing gpt-image-1 to that emulator), alternating one and the
  * other, over keep-alive connections. Printed per round: p50 and p99 of each
- * path, the added latency at p50 and p99, and the gateway's peak RSS; then
- * the median over rounds.
+ * path, the added latency at p50 and p99, the gateway's CPU time per edit
+ * (all its threads, from /proc: on a machine shared with other work it moves
+ * far less than latency does) and its peak RSS; then the median over rounds.
  *
  *   npx tsx bench/overhead.ts [--rounds 3] [--requests 400] [--warmup 50]
  *
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   const added50: number[] = [];
   const added99: number[] = [];
   const peaks: number[] = [];
+  const cpus: number[] = [];
   try {
     for (let i = 0; i < warmup; i++) {
       await post(direct, key, req);
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       const d: number[] = [];
       const g: number[] = [];
+      const cpu0 = await gw.cpuMs();
       for (let i = 0; i < requests; i++) {
         // alternate which goes first, so neither path always follows the other
         if (i % 2 === 0) {
@@ -98,6 +101,9 @@ async function main(): Promise<void> {
           d.push(await post(direct, key, req));
         }
       }
+      // the gateway idles while the direct requests run: its CPU time is the through requests'
+      const cpu = ((await gw.cpuMs()) - cpu0) / requests;
+      cpus.push(cpu);
       const a50 = quantile(g, 0.5) - quantile(d, 0.5);
       const a99 = quantile(g, 0.99) - quantile(d, 0.99);
       const peak = (await gw.peakRss()) / 1024 / 1024;
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
       console.log(
         `round ${round}: direct p50 ${quantile(d, 0.5).toFixed(2)} ms p99 ${quantile(d, 0.99).toFixed(2)} ms; ` +
           `through imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms; ` +
-          `added p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; gateway peak RSS ${peak.toFixed(0)} MB`,
+          `added p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB`,
       );
     }
   } finally {
@@ -115,7 +121,7 @@ async function main(): Promise<void> {
     await gw.stop();
     await emu.close();
   }
-  console.log(`median over ${rounds} rounds: added p50 ${median(added50).toFixed(2)} ms (target ≤ 1), added p99 ${median(added99).toFixed(2)} ms (target ≤ 5), gateway peak RSS ${median(peaks).toFixed(0)} MB`);
+  console.log(`median over ${rounds} rounds: added p50 ${median(added50).toFixed(2)} ms (target ≤ 1), added p99 ${median(added99).toFixed(2)} ms (target ≤ 5), gateway CPU ${median(cpus).toFixed(2)} ms per edit, gateway peak RSS ${median(peaks).toFixed(0)} MB`);
 }
 
 await main();

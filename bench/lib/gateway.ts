@@ -19,6 +19,12 @@ export interface GatewayChild {
   rss(): Promise<number>;
   /** the highest resident set so far (VmHWM), bytes */
   peakRss(): Promise<number>;
+  /**
+   * CPU time the gateway has used so far, all its threads, in ms (user and
+   * system from /proc). Per request it is a figure a loaded machine barely
+   * moves, unlike wall-clock latency.
+   */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -26,6 +32,16 @@ async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numbe
   const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in hundredths of a second. */
+const TICK_MS = 10;
+
+async function cpuTime(pid: number): Promise<number> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name (which may hold spaces) start after the last ')'
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
 }
 
 export async function startGateway(options: { config?: string; env?: Record<string, string> } = {}): Promise<GatewayChild> {
@@ -59,6 +75,7 @@ export async function startGateway(options: { config?: string; env?: Record<stri
     key,
     rss: () => statusField(child.pid!, 'VmRSS'),
     peakRss: () => statusField(child.pid!, 'VmHWM'),
+    cpuMs: () => cpuTime(child.pid!),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
