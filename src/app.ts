@@ -13,7 +13,7 @@ import { MODEL_CATALOG } from './contract/models.js';
 import { createEngine } from './engine/index.js';
 import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
-import { sweepStaleSpools } from './intake/spool.js';
+import { ensureSpoolDir, SpoolArea, spoolBaseDir, sweepStaleSpools } from './intake/spool.js';
 import { createScrubber } from './config/secrets.js';
 import { createProviderSet } from './providers/index.js';
 import { createResilience, type Resilience } from './routing/resilience.js';
@@ -42,6 +42,8 @@ export interface App {
   router: Router;
   engine: Engine;
   resilience: Resilience;
+  /** resolves once the spool files of every request answered so far are removed */
+  spoolsSettled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,10 +54,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const spoolDir = path.join(config.dataDir, 'tmp');
-  fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  const spoolDir = spoolBaseDir(config.dataDir);
+  await ensureSpoolDir(spoolDir);
   // leftovers of a crash; a running sibling's spools are younger than this
   await sweepStaleSpools(spoolDir, SPOOL_STALE_MS);
+  const spools = new SpoolArea(spoolDir);
 
   const master = ensureMasterKey(config.dataDir, config.masterKey);
   const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });
@@ -89,7 +92,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     router,
     hosted,
     requestLog: stores.requestLog,
-    spoolDir,
+    spools,
     log,
     execute: {
       clock,
@@ -159,6 +162,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     router,
     engine,
     resilience,
+    spoolsSettled: () => spools.settled(),
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
@@ -173,6 +177,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         } finally {
           clearInterval(sweep);
         }
+        await spools.settled();
         await engine.close();
         await providerSet.close();
         await stores.close();

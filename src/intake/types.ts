@@ -33,11 +33,10 @@ export interface IntakeResult {
   bytesIn: number;
 }
 
-/** A per-request scratch directory; every spooled file lives in it. */
+/** A request's scratch files: unique names in the spool directory, removed together. */
 export interface Spool {
-  readonly dir: string;
-  /** a fresh path inside the spool directory */
+  /** a fresh, unique path in the spool directory (O_EXCL: see openSpoolFile) */
   newPath(suffix?: string): string;
-  /** remove the directory and everything in it; safe to call twice */
+  /** unlink every file this spool handed out a path for; safe to call twice, never throws */
   cleanup(): Promise<void>;
 }

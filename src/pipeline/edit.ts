@@ -2,10 +2,10 @@
  * The one place that sequences an edit, from the body to the answer:
  * read the body (intake) → validate (contract) → plan each deployment
  * (capabilities) → run them in order with retries and fallback → count usage →
- * host `url` results → build the answer → clean the spool and write the
- * request log → deliver through the sink. Credit reservation and settlement
- * join here when billing arrives. The HTTP layer only supplies the body and
- * a sink.
+ * host `url` results → build the answer → write the request log → deliver
+ * through the sink, while the spool's files are removed. Credit reservation
+ * and settlement join here when billing arrives. The HTTP layer only supplies
+ * the body and a sink.
  */
 import { countUsage } from '../billing/tokens.js';
 import type { Clock } from '../clock.js';
@@ -15,7 +15,7 @@ import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatu
 import { validateEdit } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
-import { createSpool } from '../intake/spool.js';
+import type { SpoolArea } from '../intake/spool.js';
 import type { IntakeResult, Spool } from '../intake/types.js';
 import type { Router } from '../routing/router.js';
 import type { RequestLog, RequestLogEntry } from '../store/types.js';
@@ -35,7 +35,8 @@ export interface PipelineDeps {
   hosted: HostedImageSaver;
   requestLog: RequestLog;
   execute: ExecuteDeps;
-  spoolDir: string;
+  /** where uploads are spooled; its settled() covers the cleanups still running after an answer */
+  spools: SpoolArea;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -164,15 +165,14 @@ export async function runEdit(
   const started = deps.clock.now();
   const entry = newEntry(input, started);
   const created = () => Math.floor(deps.clock.now() / 1000);
-  let spool: Spool | null = null;
-  // the answer is delivered only after the spool is gone and the request is logged,
-  // so a client never sees a response whose request could still be lost
+  const spool: Spool = deps.spools.spool();
+  // the answer is delivered only after the request is logged, so a client
+  // never sees a response whose request could still be lost
   let deliver: () => void = () => {};
   // set as soon as a partial image is on its way to the client: no fallback after it
   let streaming = false;
   let partials: Promise<void> = Promise.resolve();
   try {
-    spool = await createSpool(deps.spoolDir);
     const intake = await input.readBody(spool);
     entry.bytesIn = intake.bytesIn;
     const req = await validateEdit(intake, {
@@ -245,7 +245,9 @@ export async function runEdit(
     deliver = gone ? () => sink.gone() : () => sink.fail(err);
   } finally {
     entry.latencyMs = Math.max(0, deps.clock.now() - started);
-    if (spool) await spool.cleanup();
+    // the spool's files go meanwhile, off the answer's path: nothing in them is
+    // needed any more, and deps.spools.settled() waits for it where it matters
+    void spool.cleanup();
     await deps.requestLog.insert(entry).catch((err: unknown) => {
       deps.log.error({ err, requestId: input.id }, 'request log insert failed');
     });
