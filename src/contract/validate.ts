@@ -113,7 +113,8 @@ async function probeInput(
   allowed: readonly ImageFormat[],
   limits: LimitsConfig,
 ): Promise<InputImage> {
-  const p = await probeImage(file.path);
+  // from the bytes intake kept, when it kept them: no file read, nothing on the threadpool
+  const p = await probeImage(file.path, { size: file.size, head: file.head });
   if (!(allowed as readonly string[]).includes(p.format)) {
     throw unsupportedFileType(param, p.format === 'unknown' ? 'not a recognised image' : MIME_OF[p.format], MIMES(allowed));
   }

@@ -15,6 +15,7 @@ import {
   declaredLength,
   defaultFileLimit,
   fileTooLarge,
+  HeadCapture,
   openSpoolFile,
   readRequest,
   payloadTooLargeJson,
@@ -114,7 +115,7 @@ async function saveDataUrl(
   param: string,
   role: FileRole,
   maxBytes: number,
-): Promise<{ size: number; mediaType: string }> {
+): Promise<{ size: number; mediaType: string; head: Buffer }> {
   const head = DATA_URL.exec(url);
   const mediaType = head?.[1]?.trim().toLowerCase() ?? '';
   const params = (head?.[2] ?? '').toLowerCase().split(';').map((s) => s.trim());
@@ -130,12 +131,15 @@ async function saveDataUrl(
   if (size > maxBytes) throw fileTooLarge(param, role, maxBytes);
 
   const ws = openSpoolFile(dest);
+  const start = new HeadCapture();
   let failure: unknown = null;
   ws.on('error', (e) => (failure ??= e));
   try {
     const slice = 4 * 64 * 1024; // whole base64 quads: 256 KiB of text, 192 KiB of bytes
     for (let i = 0; i < payload.length && failure === null; i += slice) {
-      if (!ws.write(Buffer.from(payload.slice(i, i + slice), 'base64'))) {
+      const bytes = Buffer.from(payload.slice(i, i + slice), 'base64');
+      start.add(bytes);
+      if (!ws.write(bytes)) {
         await new Promise<void>((resolve) => {
           const go = (): void => {
             ws.off('drain', go);
@@ -153,7 +157,7 @@ async function saveDataUrl(
     await whenClosed(ws);
   }
   if (failure !== null || !ws.writableFinished) throw storageError(failure);
-  return { size, mediaType };
+  return { size, mediaType, head: start.bytes };
 }
 
 /**
@@ -237,8 +241,8 @@ export async function parseJsonBody(req: http.IncomingMessage, options: JsonInta
     const cap = fileLimitFor(r.role, fields);
     const path = spool.newPath();
     if (/^data:/i.test(r.value)) {
-      const { size, mediaType } = await saveDataUrl(r.value, path, param, r.role, cap);
-      slots[i] = file(r, param, path, size, mediaType);
+      const { size, mediaType, head } = await saveDataUrl(r.value, path, param, r.role, cap);
+      slots[i] = file(r, param, path, size, mediaType, head);
     } else {
       const got = await fetchImageUrl(r.value, {
         dest: path,
@@ -253,13 +257,13 @@ export async function parseJsonBody(req: http.IncomingMessage, options: JsonInta
         role: r.role,
         resolve: options.urlResolver,
       });
-      slots[i] = file(r, param, path, got.size, got.contentType);
+      slots[i] = file(r, param, path, got.size, got.contentType, got.head);
     }
   });
   await runLimited(tasks, Math.max(1, options.concurrency ?? 4), () => stop.abort());
   return { kind: 'json', fields, files: slots.filter((f): f is SpooledFile => f !== null), bytesIn };
 }
 
-function file(r: ImageRef, param: string, path: string, size: number, declaredType: string | null): SpooledFile {
-  return { role: r.role, field: r.field, param, explicitIndex: null, filename: null, declaredType, path, size };
+function file(r: ImageRef, param: string, path: string, size: number, declaredType: string | null, head: Buffer): SpooledFile {
+  return { role: r.role, field: r.field, param, explicitIndex: null, filename: null, declaredType, path, size, head };
 }

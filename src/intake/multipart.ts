@@ -20,6 +20,7 @@ import {
   defaultFileLimit,
   fieldTooLong,
   fileTooLarge,
+  HeadCapture,
   openSpoolFile,
   readRequest,
   storageError,
@@ -199,6 +200,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       const path = spool.newPath();
       let size = 0;
       let ws: fs.WriteStream | null = null;
+      const head = new HeadCapture();
 
       const open = (): fs.WriteStream => {
         const w = openSpoolFile(path);
@@ -214,6 +216,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
           if (overflow) return fail(arrayTooLong('image', limits.maxImages, limits.maxImages + 1));
           size += chunk.length;
           if (size > cap) return fail(fileTooLarge(param, role, cap));
+          head.add(chunk);
           ws ??= open();
           if (!ws.write(chunk)) {
             stream.pause();
@@ -242,6 +245,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
                 declaredType: info.mimeType || null,
                 path,
                 size,
+                head: head.bytes,
               });
             }
             done();

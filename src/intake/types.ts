@@ -18,6 +18,8 @@ export interface SpooledFile {
   declaredType: string | null;
   path: string;
   size: number;
+  /** the file's first bytes (all of it when short), kept as it was written, for probing without reading it back */
+  head?: Buffer;
 }
 
 /** A text field: multipart gives strings, JSON gives JSON values. */

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultLimits, type LimitsConfig } from '../../src/config/index.js';
 import { isGatewayError } from '../../src/errors.js';
+import { HEAD_BYTES } from '../../src/images/header.js';
 import { createSpool } from '../../src/intake/spool.js';
 import { discardRemaining } from '../../src/intake/discard.js';
 import { parseRequestBody, type JsonIntakeOptions } from '../../src/intake/index.js';
@@ -61,6 +62,9 @@ async function summarise(r: IntakeResult): Promise<Summary> {
   for (const f of r.files) {
     const data = await fsp.readFile(f.path);
     assertEqual(data.length, f.size, `size of ${f.param}`);
+    // the start kept for probing is the file's own start, as long as it can be
+    assertEqual(f.head?.length, Math.min(f.size, HEAD_BYTES), `head length of ${f.param}`);
+    assertEqual(f.head?.equals(data.subarray(0, HEAD_BYTES)), true, `head bytes of ${f.param}`);
     files.push({
       role: f.role,
       field: f.field,
