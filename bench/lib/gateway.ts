@@ -53,7 +53,8 @@ export async function startGateway(options: { config?: string; env?: Record<stri
     await fsp.writeFile(file, options.config);
     env.IMAGEGATE_CONFIG = file;
   }
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  // IMAGEGATE_BENCH_ROOT: another checkout's sources to run, to compare two versions under the same load
+  const root = process.env.IMAGEGATE_BENCH_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   // through tsx from the sources, so a bench never measures a stale dist/
   // IMAGEGATE_BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const extra = (process.env.IMAGEGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
