@@ -13,7 +13,7 @@ import { MODEL_CATALOG } from './contract/models.js';
 import { createEngine } from './engine/index.js';
 import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
-import { ensureSpoolDir, SpoolArea, spoolBaseDir, sweepStaleSpools } from './intake/spool.js';
+import { DEFAULT_MEMORY_ROOM, ensureSpoolDir, SpoolArea, spoolBaseDir, sweepStaleSpools } from './intake/spool.js';
 import { createScrubber } from './config/secrets.js';
 import { createProviderSet } from './providers/index.js';
 import { createResilience, type Resilience } from './routing/resilience.js';
@@ -58,7 +58,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   await ensureSpoolDir(spoolDir);
   // leftovers of a crash; a running sibling's spools are younger than this
   await sweepStaleSpools(spoolDir, SPOOL_STALE_MS);
-  const spools = new SpoolArea(spoolDir);
+  const spools = new SpoolArea(spoolDir, DEFAULT_MEMORY_ROOM);
 
   const master = ensureMasterKey(config.dataDir, config.masterKey);
   const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, clock });

@@ -114,7 +114,7 @@ async function probeInput(
   limits: LimitsConfig,
 ): Promise<InputImage> {
   // from the bytes intake kept, when it kept them: no file read, nothing on the threadpool
-  const p = await probeImage(file.path, { size: file.size, head: file.head });
+  const p = await probeImage(file.path, { size: file.size, head: file.data ?? file.head });
   if (!(allowed as readonly string[]).includes(p.format)) {
     throw unsupportedFileType(param, p.format === 'unknown' ? 'not a recognised image' : MIME_OF[p.format], MIMES(allowed));
   }
@@ -131,6 +131,7 @@ async function probeInput(
   return {
     param,
     path: file.path,
+    ...(file.data ? { data: file.data } : {}),
     bytes: file.size,
     format: p.format as ImageFormat,
     width: p.width,

@@ -160,7 +160,7 @@ export function createProviderHttp(config: Pick<ProviderConfig, 'baseUrl' | 'tim
     } else if (req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
       headers['content-type'] = req.body.contentType;
       headers['content-length'] = String(req.body.length);
-      body = req.body.stream();
+      body = req.body.buffer() ?? req.body.stream();
     } else {
       body = req.body;
     }

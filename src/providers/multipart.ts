@@ -1,14 +1,15 @@
 /**
  * multipart/form-data bodies built by hand with an explicit boundary, so the
  * length is known up front (Content-Length, no chunked upload) and files
- * stream from the spool instead of being held in memory. A body can be
- * streamed again for a retry.
+ * stream from the spool instead of being held in memory (those held in
+ * memory already go as one buffer). A body can be sent again for a retry.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { PreparedImage } from './types.js';
 
+const CRLF = Buffer.from('\r\n');
 const MIME: Record<PreparedImage['format'], string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const EXT: Record<PreparedImage['format'], string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
 
@@ -60,6 +61,23 @@ export class MultipartBody {
     return this.parts.map((p) => /name="([^"]*)"/.exec(p.head.toString())![1]);
   }
 
+  private whole: Buffer | null = null;
+
+  /**
+   * The whole body as one buffer when every file is in memory (small
+   * uploads, converted masks), else null. Sent in one write instead of a
+   * stream of parts; kept for a retry.
+   */
+  buffer(): Buffer | null {
+    if (this.whole) return this.whole;
+    if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes)) return null;
+    const chunks: Buffer[] = [];
+    for (const p of this.parts) chunks.push(p.head, p.kind === 'field' ? p.value : p.image.bytes!, CRLF);
+    chunks.push(this.tail);
+    this.whole = Buffer.concat(chunks);
+    return this.whole;
+  }
+
   stream(): Readable {
     const parts = this.parts;
     const tail = this.tail;
@@ -69,7 +87,7 @@ export class MultipartBody {
         if (p.kind === 'field') yield p.value;
         else if (p.image.bytes) yield p.image.bytes;
         else yield* fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
-        yield Buffer.from('\r\n');
+        yield CRLF;
       }
       yield tail;
     }
