@@ -160,7 +160,10 @@ export function createProviderHttp(config: Pick<ProviderConfig, 'baseUrl' | 'tim
     } else if (req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
       headers['content-type'] = req.body.contentType;
       headers['content-length'] = String(req.body.length);
-      body = req.body.buffer() ?? req.body.stream();
+      // in memory: one buffer goes out in one write, several as an iterable, none of them copied
+      // (undici documents Iterable bodies, docs/api/Dispatcher.md; its type declarations leave them out)
+      const buffers = req.body.buffers();
+      body = buffers === null ? req.body.stream() : buffers.length === 1 ? buffers[0] : (buffers as unknown as Buffer);
     } else {
       body = req.body;
     }

@@ -2,7 +2,7 @@
  * multipart/form-data bodies built by hand with an explicit boundary, so the
  * length is known up front (Content-Length, no chunked upload) and files
  * stream from the spool instead of being held in memory (those held in
- * memory already go as one buffer). A body can be sent again for a retry.
+ * memory go out as they are). A body can be sent again for a retry.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +10,8 @@ import { Readable } from 'node:stream';
 import type { PreparedImage } from './types.js';
 
 const CRLF = Buffer.from('\r\n');
+/** pieces smaller than this are copied together; larger ones (image bytes) go out as they are */
+const COPY_BELOW = 16 * 1024;
 const MIME: Record<PreparedImage['format'], string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const EXT: Record<PreparedImage['format'], string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
 
@@ -61,21 +63,36 @@ export class MultipartBody {
     return this.parts.map((p) => /name="([^"]*)"/.exec(p.head.toString())![1]);
   }
 
-  private whole: Buffer | null = null;
+  private inMemory: Buffer[] | null = null;
 
   /**
-   * The whole body as one buffer when every file is in memory (small
-   * uploads, converted masks), else null. Sent in one write instead of a
-   * stream of parts; kept for a retry.
+   * The body as a few buffers when every file is in memory (small uploads,
+   * converted masks), else null: the small pieces (part headers, fields)
+   * joined, each file's bytes as they are, not copied. Sent as they are
+   * instead of through a stream of parts; kept for a retry.
    */
-  buffer(): Buffer | null {
-    if (this.whole) return this.whole;
+  buffers(): Buffer[] | null {
+    if (this.inMemory) return this.inMemory;
     if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes)) return null;
-    const chunks: Buffer[] = [];
-    for (const p of this.parts) chunks.push(p.head, p.kind === 'field' ? p.value : p.image.bytes!, CRLF);
-    chunks.push(this.tail);
-    this.whole = Buffer.concat(chunks);
-    return this.whole;
+    const out: Buffer[] = [];
+    let small: Buffer[] = [];
+    const flush = (): void => {
+      if (small.length > 0) out.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+      small = [];
+    };
+    for (const p of this.parts) {
+      small.push(p.head);
+      const value = p.kind === 'field' ? p.value : p.image.bytes!;
+      if (value.length >= COPY_BELOW) {
+        flush();
+        out.push(value);
+      } else small.push(value);
+      small.push(CRLF);
+    }
+    small.push(this.tail);
+    flush();
+    this.inMemory = out;
+    return out;
   }
 
   stream(): Readable {
