@@ -152,6 +152,18 @@ async function each<T>(items: T[], f: (x: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += 32) await Promise.all(items.slice(i, i + 32).map(f));
 }
 
+/** Each damaged file: no answer, or libvips's answer; and some answers at all, or the test proves nothing. */
+async function onlyWhenLibvipsAgrees(cases: Array<{ name: string; bytes: Buffer }>): Promise<void> {
+  let decided = 0;
+  await each(cases, async (c) => {
+    const js = readHeader(c.bytes, c.bytes.length);
+    if (js === null || js === 'more') return;
+    decided++;
+    assert.equal(agrees(js, await reference(c.bytes)), null, c.name);
+  });
+  assert.ok(decided > 0);
+}
+
 describe('readHeader', () => {
   test('valid files: answers what libvips reads', async () => {
     for (const s of samples) {
@@ -181,14 +193,7 @@ describe('readHeader', () => {
     for (const s of samples) {
       for (let n = 0; n < s.bytes.length; n += n < 400 ? 1 : 23) cases.push({ name: `${s.name} cut at ${n}`, bytes: s.bytes.subarray(0, n) });
     }
-    let decided = 0;
-    await each(cases, async (c) => {
-      const js = readHeader(c.bytes, c.bytes.length);
-      if (js === null || js === 'more') return;
-      decided++;
-      assert.equal(agrees(js, await reference(c.bytes)), null, c.name);
-    });
-    assert.ok(decided > 0);
+    await onlyWhenLibvipsAgrees(cases);
   });
 
   test('one byte changed anywhere in the header: answers only when libvips reads it, and the same', async () => {
@@ -204,13 +209,6 @@ describe('readHeader', () => {
         }
       }
     }
-    let decided = 0;
-    await each(cases, async (c) => {
-      const js = readHeader(c.bytes, c.bytes.length);
-      if (js === null || js === 'more') return;
-      decided++;
-      assert.equal(agrees(js, await reference(c.bytes)), null, c.name);
-    });
-    assert.ok(decided > 0);
+    await onlyWhenLibvipsAgrees(cases);
   });
 });
