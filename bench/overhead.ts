@@ -8,7 +8,11 @@
  * (all its threads, from /proc: on a machine shared with other work it moves
  * far less than latency does) and its peak RSS; then the median over rounds.
  *
- *   npx tsx bench/overhead.ts [--rounds 3] [--requests 400] [--warmup 50]
+ *   npx tsx bench/overhead.ts [--rounds 3] [--requests 400] [--warmup 50] [--answer-kb 0]
+ *
+ * --answer-kb N makes the emulator answer a PNG of about N KB instead of a
+ * 16x16 one (a real answer is 1-3 MB of base64): what the gateway adds to
+ * reading, checking and re-serialising an answer of that size.
  *
  * Target on the 2-core machine: p50 ≤ 1 ms and p99 ≤ 5 ms added.
  */
@@ -68,7 +72,8 @@ async function main(): Promise<void> {
   const requests = arg('requests', 400);
   const warmup = arg('warmup', 50);
   const key = `sk-bench-${crypto.randomBytes(12).toString('hex')}`;
-  const emu = await startOpenAiEmulator({ apiKey: key, noWork: true });
+  const answerKb = arg('answer-kb', 0);
+  const emu = await startOpenAiEmulator({ apiKey: key, noWork: true, ...(answerKb > 0 ? { noWorkImage: await pngOfSize(answerKb * 1024) } : {}) });
   emu.keepRequests = false;
   const gw = await startGateway({
     config: `providers:\n  up: { type: openai, baseUrl: "${emu.baseUrl}", apiKey: env:BENCH_UPSTREAM_KEY }\nmodels:\n  gpt-image-1:\n    deployments: [{ provider: up, model: gpt-image-1 }]\n`,
@@ -77,7 +82,8 @@ async function main(): Promise<void> {
   const req = multipart(await pngOfSize(1024 * 1024));
   const direct = `${emu.baseUrl}/images/edits`;
   const through = `${gw.url}/v1/images/edits`;
-  console.log(`overhead bench: ${rounds} rounds × ${requests} pairs of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, direct vs through imagegate, alternating`);
+  const answer = answerKb > 0 ? `answered with a ${answerKb} KB PNG` : 'answered with a 16x16 PNG';
+  console.log(`overhead bench: ${rounds} rounds × ${requests} pairs of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, direct vs through imagegate, alternating`);
   const added50: number[] = [];
   const added99: number[] = [];
   const peaks: number[] = [];

@@ -64,6 +64,8 @@ export interface EditRequest {
 
 export interface OutputImage {
   bytes: Buffer;
+  /** the bytes as base64, when already known (an upstream's own text for bytes passed through unchanged) */
+  base64?: string;
   format: ImageFormat;
   width: number;
   height: number;

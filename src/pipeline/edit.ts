@@ -11,7 +11,7 @@ import { countUsage } from '../billing/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { resolveQuality } from '../contract/models.js';
-import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatum } from '../contract/response.js';
+import { buildImagesResponse, completedEvents, jsonBytes, partialImageEvent, type ImageDatum } from '../contract/response.js';
 import { validateEdit } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
@@ -146,7 +146,7 @@ function recordUsage(entry: RequestLogEntry, usage: Usage): void {
 
 /** The `data` array: base64 inline, or links to the gateway's own stored copies. */
 async function responseData(hosted: HostedImageSaver, req: EditRequest, result: EditResult): Promise<ImageDatum[]> {
-  if (req.responseFormat === 'b64_json') return result.images.map((img) => ({ b64_json: img.bytes.toString('base64') }));
+  if (req.responseFormat === 'b64_json') return result.images.map((img) => ({ b64_json: img.base64 ?? img.bytes.toString('base64') }));
   const out: ImageDatum[] = [];
   for (const img of result.images) out.push({ url: (await hosted.save(img.bytes, img.format)).url });
   return out;
@@ -227,8 +227,8 @@ export async function runEdit(
       answer = { kind: 'events', events };
     } else {
       const data = await responseData(deps.hosted, req, result);
-      const payload = JSON.stringify(buildImagesResponse(req, result, usage, data, created()));
-      entry.bytesOut = Buffer.byteLength(payload);
+      const payload = jsonBytes(buildImagesResponse(req, result, usage, data, created()));
+      entry.bytesOut = payload.length;
       answer = { kind: 'json', payload };
     }
     entry.status = 200;

@@ -6,8 +6,8 @@ import type { GatewayError } from '../errors.js';
 import type { CompletedEvent, PartialImageEvent } from '../contract/response.js';
 
 export type EditAnswer =
-  /** a serialised ImagesResponse */
-  | { kind: 'json'; payload: string }
+  /** a serialised ImagesResponse (UTF-8 JSON) */
+  | { kind: 'json'; payload: Buffer }
   /** a stream's closing events, one per image */
   | { kind: 'events'; events: CompletedEvent[] };
 
