@@ -65,7 +65,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
     if (signal?.aborted) return reject(abortReason(signal));
     const declared = declaredLength(req);
     if (declared !== null && declared > limits.maxBodyBytes) return reject(bodyTooLarge(limits.maxBodyBytes));
-    // a body declared larger than a file held in memory may be is mostly big files: straight to disk
+    // a body declared larger than the largest file memory may hold is mostly big files: straight to disk
     const mayHold = spool.memoryFileLimit > 0 && (declared === null || declared <= spool.memoryFileLimit);
     const contentType = req.headers['content-type'];
     if (!contentType || !MULTIPART_TYPE.test(contentType)) {

@@ -2,12 +2,12 @@
  * Scratch room for uploads: memory for small files, flat files in one
  * private directory for the rest.
  *
- * A file of at most `memoryFileLimit` bytes stays in memory while all such
- * files of all requests together stay within `memoryBudget`: then nothing is
- * written, read back or removed, and a small edit never waits for the libuv
- * threadpool (four threads shared with sharp). Past either limit, intake
- * writes the file to disk as before. Both limits bound the memory held, so
- * a flood of uploads still costs a fixed amount of RAM.
+ * A file of at most `MemoryRoom.fileLimit` bytes stays in memory while all
+ * such files of all requests together stay within `MemoryRoom.budget`: then
+ * nothing is written, read back or removed, and a small edit never waits for
+ * the libuv threadpool (four threads shared with sharp). Past either limit,
+ * intake writes the file to disk as before. Both limits bound the memory
+ * held, so a flood of uploads still costs a fixed amount of RAM.
  *
  * On disk, the base directory, conventionally `<dataDir>/tmp` (see
  * spoolBaseDir), is created once (mode 0700). A request's spool hands out
@@ -44,6 +44,9 @@ export interface MemoryRoom {
 /** A 4 MiB photo stays in memory; 64 MiB in all, whatever the number of requests. */
 export const DEFAULT_MEMORY_ROOM: MemoryRoom = { fileLimit: 4 * 1024 * 1024, budget: 64 * 1024 * 1024 };
 const NO_MEMORY: MemoryRoom = { fileLimit: 0, budget: 0 };
+
+/** A cleanup with no file to remove: settled at once, nothing to track. */
+const NOTHING: Promise<void> = Promise.resolve();
 
 /**
  * Spools over one base directory, which must exist (ensureSpoolDir), and one
@@ -116,8 +119,6 @@ export class SpoolArea {
     return p;
   }
 }
-
-const NOTHING: Promise<void> = Promise.resolve();
 
 /** Unlinks each path; one never written (an empty part, a failure before the open) is simply absent. Never throws. */
 function removeAll(paths: readonly string[]): Promise<void> {
