@@ -15,7 +15,7 @@ import type { Engine } from './engine/types.js';
 import { buildServer } from './http/server.js';
 import type { Lifecycle } from './http/deps.js';
 import { serviceUnavailable } from './errors.js';
-import { sweepStaleSpools } from './intake/spool.js';
+import { DEFAULT_MEMORY_ROOM, ensureSpoolDir, SpoolArea, spoolBaseDir, sweepStaleSpools } from './intake/spool.js';
 import { Billing } from './billing/accounts.js';
 import { Outbox } from './billing/outbox.js';
 import { createScrubber } from './config/secrets.js';
@@ -60,6 +60,8 @@ export interface App {
    * answered 503 with Connection: close.
    */
   close(graceMs?: number, idleWindowMs?: number): Promise<void>;
+  /** resolves once the spool files of every request answered so far are removed */
+  spoolsSettled(): Promise<void>;
 }
 
 const SPOOL_STALE_MS = 60 * 60_000;
@@ -71,10 +73,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const spoolDir = path.join(config.dataDir, 'tmp');
-  fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  const spoolDir = spoolBaseDir(config.dataDir);
+  await ensureSpoolDir(spoolDir);
   // leftovers of a crash; a running sibling's spools are younger than this
   await sweepStaleSpools(spoolDir, SPOOL_STALE_MS);
+  const spools = new SpoolArea(spoolDir, DEFAULT_MEMORY_ROOM);
 
   const master = ensureMasterKey(config.dataDir, config.masterKey);
   const stores = await openStores({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, s3: config.s3, clock });
@@ -127,6 +130,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     providers: Object.keys(config.providers),
     engine: () => engine.load(),
     spoolDir,
+    spoolMemoryBytes: () => spools.heldBytes,
     reservedMicros: () => stores.ledger.reservedTotal(),
   });
   const pipeline = {
@@ -156,7 +160,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       shared,
       local,
       onFallback: (reason: string) => log.warn({ reason }, 'redis unavailable: limits counted by this node alone') },
-    spoolDir,
+    spools,
     log,
     execute: {
       clock,
@@ -240,6 +244,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     metrics,
     lifecycle,
     outbox,
+    spoolsSettled: () => spools.settled(),
     close(graceMs = config.shutdownGraceMs, idleWindowMs = 0) {
       closing ??= (async () => {
         // readiness turns 503 at once; new requests on kept-alive connections get 503 and Connection: close
@@ -269,6 +274,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           clearInterval(sweep);
           clearTimeout(grace);
         }
+        await spools.settled();
         await outbox.stop();
         await engine.close();
         await providerSet.close();

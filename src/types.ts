@@ -16,11 +16,15 @@ export interface Size {
   height: number;
 }
 
-/** An input image spooled to disk and probed from its bytes (never from a declared type). */
+/** An input image spooled (to disk, or in memory when small) and probed from its bytes (never from a declared type). */
 export interface InputImage {
   /** how errors name this image: 'image', 'image[1]', 'images[0].image_url', 'mask' */
   param: string;
+  /** the file on disk; '' when the image is held in memory (`data`) */
   path: string;
+  /** the whole file when it is held in memory; read it rather than `path` when present */
+  data?: Buffer;
+  /** size in bytes */
   bytes: number;
   format: ImageFormat;
   width: number;
@@ -70,6 +74,8 @@ export interface EditRequest {
 
 export interface OutputImage {
   bytes: Buffer;
+  /** the bytes as base64, when already known (an upstream's own text for bytes passed through unchanged) */
+  base64?: string;
   format: ImageFormat;
   width: number;
   height: number;

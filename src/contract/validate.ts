@@ -125,7 +125,8 @@ async function probeInput(
   allowed: readonly ImageFormat[],
   limits: LimitsConfig,
 ): Promise<InputImage> {
-  const p = await probeImage(file.path);
+  // from the bytes intake kept, when it kept them: no file read, nothing on the threadpool
+  const p = await probeImage(file.path, { size: file.size, head: file.data ?? file.head });
   if (!(allowed as readonly string[]).includes(p.format)) {
     throw unsupportedFileType(param, p.format === 'unknown' ? 'not a recognised image' : MIME_OF[p.format], MIMES(allowed));
   }
@@ -142,6 +143,7 @@ async function probeInput(
   return {
     param,
     path: file.path,
+    ...(file.data ? { data: file.data } : {}),
     bytes: file.size,
     format: p.format as ImageFormat,
     width: p.width,

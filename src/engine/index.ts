@@ -31,6 +31,10 @@ function workerUrl(): string {
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+function toResult(msg: Extract<WorkerMessage, { type: 'result' }>): EngineResult {
+  return { ...msg.result, images: msg.images.map((i) => ({ bytes: toBuffer(i.bytes), width: i.width, height: i.height })) };
+}
+
 export function createEngine(options: EngineOptions): Engine {
   const threads = Math.max(1, Math.floor(options.threads));
   const pool = new Piscina<WorkerTask, WorkerOutcome>({
@@ -49,6 +53,23 @@ export function createEngine(options: EngineOptions): Engine {
     // jobs running or waiting; counted here because piscina's own limit grows while workers start
     if (inFlight >= threads + maxQueue) throw new EngineBusyError(inFlight - threads);
     inFlight++;
+    try {
+      return job.partialImages > 0 ? await runStreamed(job, opts) : await runPlain(job, opts);
+    } finally {
+      inFlight--;
+    }
+  }
+
+  /** No partial images: the result comes back as the task's own value. */
+  async function runPlain(job: EngineJob, opts: EngineRunOptions): Promise<EngineResult> {
+    const outcome = await pool.run({ job, port: null }, { signal: opts.signal ?? null });
+    if (!outcome.ok) throw new EngineInputError(outcome.inputIndex, outcome.message);
+    if (!outcome.result) throw new Error('engine worker ended without a result');
+    return toResult(outcome.result);
+  }
+
+  /** Partial images, then the result, in order over a channel of the job's own. */
+  async function runStreamed(job: EngineJob, opts: EngineRunOptions): Promise<EngineResult> {
     const { port1, port2 } = new MessageChannel();
     let resolveResult!: (r: EngineResult) => void;
     let rejectResult!: (e: Error) => void;
@@ -61,10 +82,7 @@ export function createEngine(options: EngineOptions): Engine {
         const image: EngineImage = { bytes: toBuffer(msg.bytes), width: msg.width, height: msg.height };
         opts.onPartial?.(msg.imageIndex, msg.partialIndex, image);
       } else {
-        resolveResult({
-          ...msg.result,
-          images: msg.images.map((i) => ({ bytes: toBuffer(i.bytes), width: i.width, height: i.height })),
-        });
+        resolveResult(toResult(msg));
       }
     });
     try {
@@ -73,7 +91,6 @@ export function createEngine(options: EngineOptions): Engine {
       // the port delivers every partial and then the result, in order; the task may resolve first
       return await resultArrived;
     } finally {
-      inFlight--;
       port1.close();
     }
   }

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { AutoSize, EngineImage, EngineJob, EngineResult, RgbaImage } from './types.js';
+import type { AutoSize, EngineImage, EngineInput, EngineJob, EngineResult, RgbaImage } from './types.js';
 import type { Background, Size } from '../types.js';
 import { describeOp, instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
 import { applyOps, composeInputs, variesByVariant, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
@@ -34,11 +34,12 @@ export interface RunDependencies {
  * most `maxShortSide` (never enlarged). The output is at most that big, so a
  * 50-megapixel upload costs a few megapixels of work and memory, not 2 GB.
  */
-async function decode(path: string, which: number | 'mask', maxShortSide: number): Promise<RgbaImage> {
+async function decode(input: EngineInput, which: number | 'mask', maxShortSide: number): Promise<RgbaImage> {
   const name = which === 'mask' ? 'mask' : `image ${which}`;
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    // a small upload comes with its bytes (copied across the thread boundary as a Uint8Array)
+    bytes = input.bytes ? Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength) : await readFile(input.path);
   } catch (err) {
     throw new EngineInputError(which, `could not read ${name}: ${(err as Error).message}`, { cause: err });
   }
@@ -172,7 +173,7 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   const images: RgbaImage[] = [];
   // a rotation or square crop may still need the output's longer side from the shorter one
   const workSide = maxOutputSide(job);
-  for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!.path, i, workSide));
+  for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!, i, workSide));
   if (images.length === 0) {
     const blank = sizeFor(job, 1, 1);
     images.push(createImage(blank.width, blank.height, [255, 255, 255, 255]));
@@ -184,7 +185,7 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   let prefill = false;
   const first = images[0]!;
   if (job.mask) {
-    let mask = await decode(job.mask.path, 'mask', workSide);
+    let mask = await decode(job.mask, 'mask', workSide);
     if (mask.width !== first.width || mask.height !== first.height) mask = await resize(mask, first.width, first.height);
     region = regionFromAlpha(mask);
     if (region === null) warnings.push('the mask has no transparent pixels, so the whole image was edited');

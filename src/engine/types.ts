@@ -18,12 +18,18 @@ export interface AutoSize {
   auto: readonly Size[];
 }
 
+/** An input file: on disk, or its bytes when intake held it in memory (then `path` is ''). */
+export interface EngineInput {
+  path: string;
+  bytes?: Uint8Array;
+}
+
 export interface EngineJob {
   prompt: string;
   /** spooled input files, in order; already validated as png/jpeg/webp within the pixel limit */
-  images: { path: string }[];
+  images: EngineInput[];
   /** PNG, same size as images[0]; alpha 0 = edit here. null = no mask */
-  mask: { path: string } | null;
+  mask: EngineInput | null;
   /** DALL·E without a mask: the first image's own transparency is the mask */
   maskFromAlpha: boolean;
   n: number;

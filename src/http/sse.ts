@@ -4,6 +4,7 @@
  * generic SSE clients.
  */
 import type { ServerResponse } from 'node:http';
+import { jsonBytes } from '../contract/response.js';
 
 export class SseWriter {
   private started = false;
@@ -36,7 +37,12 @@ export class SseWriter {
   event(name: string, data: unknown): void {
     this.start();
     if (!this.isOpen) return;
-    this.res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    // images are megabytes of base64: serialised as bytes (jsonBytes), written without joining them to the rest
+    this.res.cork();
+    this.res.write(`event: ${name}\ndata: `);
+    this.res.write(jsonBytes(data));
+    this.res.write('\n\n');
+    this.res.uncork();
   }
 
   /** An error after the stream has started: one data-only event, then the end. */

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { ImageFormat, OutputImage, Size } from '../types.js';
 import { sniffFormat } from './probe.js';
 import { encodeAs } from './encode.js';
+import { readHeader } from './header.js';
 
 export class UnreadableImageError extends Error {}
 
@@ -22,13 +23,18 @@ export interface ImageFacts {
   hasAlpha: boolean;
 }
 
-/** Format from the magic number, dimensions from the header; throws UnreadableImageError for anything else. */
+/** Format from the magic number, dimensions from the header (not decoded); throws UnreadableImageError for anything else. */
 export async function probeBuffer(bytes: Buffer): Promise<ImageFacts> {
   const sniffed = sniffFormat(bytes.subarray(0, 64));
   if (sniffed === 'unknown' || sniffed === 'pdf' || sniffed === 'svg') {
     throw new UnreadableImageError(`not an image (${sniffed === 'unknown' ? `${bytes.length} bytes of something else` : sniffed})`);
   }
   const format = sniffed === 'png' || sniffed === 'jpeg' || sniffed === 'webp' ? sniffed : 'other';
+  // the header in JS when it is an ordinary one (every answer passes here); libvips for the rest
+  const facts = readHeader(bytes, bytes.length);
+  if (facts !== null && facts !== 'more' && facts.format === format && facts.width * facts.height <= MAX_PIXELS) {
+    return { format, width: facts.width, height: facts.height, hasAlpha: facts.hasAlpha };
+  }
   try {
     const meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');

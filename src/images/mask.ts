@@ -9,7 +9,7 @@ import type { InputImage } from '../types.js';
 import type { PreparedImage } from '../providers/types.js';
 
 async function alphaOf(mask: InputImage): Promise<{ alpha: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(mask.path).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(mask.data ?? mask.path).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
   return { alpha: data, width: info.width, height: info.height };
 }
 
@@ -35,7 +35,7 @@ export async function whiteMeansEdit(mask: InputImage): Promise<PreparedImage> {
 export async function imageWithMaskAlpha(image: InputImage, mask: InputImage): Promise<PreparedImage> {
   const { alpha, width, height } = await alphaOf(mask);
   // decoded to raw RGB first: sharp applies removeAlpha() after joinChannel(), which would drop the joined mask
-  const { data: rgb, info } = await sharp(image.path)
+  const { data: rgb, info } = await sharp(image.data ?? image.path)
     .rotate() // EXIF orientation, so pixels line up with the mask the client drew on the displayed picture
     .removeAlpha()
     .resize(width, height, { fit: 'fill' }) // a no-op unless the orientation turned the picture away from the mask's shape
@@ -48,7 +48,8 @@ export async function imageWithMaskAlpha(image: InputImage, mask: InputImage): P
   return { bytes, size: bytes.length, format: 'png', width, height };
 }
 
-/** An uploaded image as it is, for providers that read it from disk. */
+/** An uploaded image as it is: the bytes intake kept in memory, or the spooled file. */
 export function asPrepared(image: InputImage): PreparedImage {
-  return { path: image.path, size: image.bytes, format: image.format, width: image.width, height: image.height };
+  const where = image.data ? { bytes: image.data } : { path: image.path };
+  return { ...where, size: image.bytes, format: image.format, width: image.width, height: image.height };
 }

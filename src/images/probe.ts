@@ -1,11 +1,14 @@
 /**
  * What an uploaded file really is, read from its bytes: the format from the
- * magic number, then width, height and alpha from the header (libvips reads
- * headers without decoding pixels, so a 40000x40000 PNG costs nothing here).
+ * magic number, then width, height and alpha from the header, never by
+ * decoding pixels (a 40000x40000 PNG costs nothing here). The header is read
+ * in JS (header.ts) from the bytes intake kept as the file streamed in;
+ * libvips reads it only when the JS reader is not sure it would agree.
  */
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ImageFormat } from '../types.js';
+import { HEAD_BYTES, readHeader } from './header.js';
 
 export type SniffedFormat = ImageFormat | 'gif' | 'bmp' | 'tiff' | 'heif' | 'avif' | 'svg' | 'pdf' | 'ico' | 'unknown';
 
@@ -58,6 +61,9 @@ export async function readHead(path: string, bytes = 512): Promise<Buffer> {
   }
 }
 
+/** How far into the file a header that goes beyond HEAD_BYTES is read before libvips is asked instead. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
 export interface ProbedImage {
   format: SniffedFormat;
   /** present only for png/jpeg/webp whose header could be read */
@@ -68,10 +74,15 @@ export interface ProbedImage {
   headerError?: string;
 }
 
-/** Format from the magic number; for png/jpeg/webp also dimensions and alpha from the header. */
-export async function probeImage(path: string): Promise<ProbedImage> {
-  const format = sniffFormat(await readHead(path));
-  if (format !== 'png' && format !== 'jpeg' && format !== 'webp') return { format };
+/** What the caller already knows of the file: its size and, from intake, its first bytes. */
+export interface KnownFile {
+  size: number;
+  /** the file's first min(size, HEAD_BYTES) bytes or more */
+  head?: Buffer;
+}
+
+/** libvips's reading of the header: the reference the JS reader agrees with, and its fallback. */
+async function probeWithSharp(path: string, format: 'png' | 'jpeg' | 'webp'): Promise<ProbedImage> {
   try {
     const meta = await sharp(path, { limitInputPixels: false, sequentialRead: true }).metadata();
     if (!meta.width || !meta.height) return { format, headerError: 'the image header has no dimensions' };
@@ -86,4 +97,39 @@ export async function probeImage(path: string): Promise<ProbedImage> {
   } catch (e) {
     return { format, headerError: (e as Error).message.split('\n')[0] };
   }
+}
+
+/** Format from the magic number; for png/jpeg/webp also dimensions and alpha from the header. */
+export async function probeImage(path: string, known?: KnownFile): Promise<ProbedImage> {
+  let head: Buffer;
+  let size: number;
+  if (known?.head) {
+    head = known.head;
+    size = known.size;
+  } else {
+    const fh = await fs.open(path, 'r');
+    try {
+      size = known?.size ?? (await fh.stat()).size;
+      const want = Math.min(size, HEAD_BYTES);
+      const buf = Buffer.alloc(want);
+      head = buf.subarray(0, (await fh.read(buf, 0, want, 0)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+  // the sniff sees what it always saw: the first 512 bytes
+  const format = sniffFormat(head.subarray(0, 512));
+  if (format !== 'png' && format !== 'jpeg' && format !== 'webp') return { format };
+  let facts = readHeader(head, size);
+  if (facts === 'more' && head.length < size && head.length < MAX_HEADER_BYTES) {
+    facts = readHeader(await readHead(path, Math.min(size, MAX_HEADER_BYTES)), size);
+  }
+  if (facts === null || facts === 'more' || facts.format !== format) return probeWithSharp(path, format);
+  const swap = facts.orientation >= 5;
+  return {
+    format,
+    width: swap ? facts.height : facts.width,
+    height: swap ? facts.width : facts.height,
+    hasAlpha: facts.hasAlpha,
+  };
 }

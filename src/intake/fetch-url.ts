@@ -14,7 +14,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import { badRequest, isGatewayError, type GatewayError } from '../errors.js';
 import { isPublicAddress } from './address.js';
-import { fileTooLarge, openSpoolFile, storageError, whenClosed, type FileRole } from './shared.js';
+import { fileTooLarge, HeadCapture, openSpoolFile, storageError, whenClosed, type FileRole } from './shared.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -52,6 +52,8 @@ export interface FetchedImage {
   contentType: string | null;
   /** the URL finally fetched, after redirects */
   finalUrl: string;
+  /** the image's first bytes, for probing without reading the file back */
+  head: Buffer;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -168,8 +170,9 @@ export async function fetchImageUrl(url: string, opts: FetchImageOptions): Promi
       res.destroy();
       throw fileTooLarge(param, opts.role ?? 'image', opts.maxBytes);
     }
-    const size = await saveBody(res, deadline, opts);
-    return { size, contentType: res.headers['content-type'] ?? null, finalUrl: current.href };
+    const head = new HeadCapture();
+    const size = await saveBody(res, deadline, opts, head);
+    return { size, contentType: res.headers['content-type'] ?? null, finalUrl: current.href, head: head.bytes };
   }
 }
 
@@ -225,7 +228,7 @@ function request(
 }
 
 /** Streams the body to opts.dest under the size cap; the file is closed before this settles. */
-function saveBody(res: http.IncomingMessage, deadline: number, opts: FetchImageOptions): Promise<number> {
+function saveBody(res: http.IncomingMessage, deadline: number, opts: FetchImageOptions, head: HeadCapture): Promise<number> {
   return new Promise((resolve, reject) => {
     let ws: fs.WriteStream;
     try {
@@ -259,6 +262,7 @@ function saveBody(res: http.IncomingMessage, deadline: number, opts: FetchImageO
       if (done) return;
       size += chunk.length;
       if (size > opts.maxBytes) return finish(fileTooLarge(opts.param, opts.role ?? 'image', opts.maxBytes));
+      head.add(chunk);
       if (!ws.write(chunk)) {
         res.pause();
         ws.once('drain', () => res.resume());

@@ -10,7 +10,7 @@ import { parseMultipart } from './multipart.js';
 import type { IntakeResult } from './types.js';
 
 export type { FieldValue, IntakeResult, Spool, SpooledFile } from './types.js';
-export { createSpool, spoolBaseDir, sweepStaleSpools } from './spool.js';
+export { createSpool, DEFAULT_MEMORY_ROOM, ensureSpoolDir, SpoolArea, spoolBaseDir, sweepStaleSpools, type MemoryRoom } from './spool.js';
 export { parseMultipart, classifyFilePart } from './multipart.js';
 export { parseJsonBody, type JsonIntakeOptions } from './json.js';
 export { fetchImageUrl, guardedLookup, type FetchImageOptions, type FetchedImage, type Resolver } from './fetch-url.js';

@@ -15,6 +15,7 @@ import {
   declaredLength,
   defaultFileLimit,
   fileTooLarge,
+  HeadCapture,
   openSpoolFile,
   readRequest,
   payloadTooLargeJson,
@@ -23,7 +24,7 @@ import {
   type FileRole,
   type IntakeOptions,
 } from './shared.js';
-import type { FieldValue, IntakeResult, SpooledFile } from './types.js';
+import type { FieldValue, IntakeResult, Spool, SpooledFile } from './types.js';
 
 export interface JsonIntakeOptions extends IntakeOptions {
   /** allow image_url fetches to loopback/private addresses (config.allowPrivateImageUrls) */
@@ -107,14 +108,18 @@ function readRef(raw: unknown, role: FileRole, field: string): ImageRef {
 const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*),/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Decodes a base64 data: URL to `dest`, in slices, under `maxBytes`. Returns the declared media type and size. */
+/**
+ * Decodes a base64 data: URL under `maxBytes`: into memory when small enough
+ * and the spool has room, else to a spool file, in slices. Returns the
+ * declared media type, the size, and where the bytes are.
+ */
 async function saveDataUrl(
   url: string,
-  dest: string,
+  spool: Spool,
   param: string,
   role: FileRole,
   maxBytes: number,
-): Promise<{ size: number; mediaType: string }> {
+): Promise<{ size: number; mediaType: string; head: Buffer; path: string; data?: Buffer }> {
   const head = DATA_URL.exec(url);
   const mediaType = head?.[1]?.trim().toLowerCase() ?? '';
   const params = (head?.[2] ?? '').toLowerCase().split(';').map((s) => s.trim());
@@ -128,14 +133,21 @@ async function saveDataUrl(
   const padding = payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0;
   const size = (payload.length / 4) * 3 - padding;
   if (size > maxBytes) throw fileTooLarge(param, role, maxBytes);
-
+  if (size <= spool.memoryFileLimit && spool.reserve(size)) {
+    const data = Buffer.from(payload, 'base64');
+    return { size, mediaType, head: data, path: '', data };
+  }
+  const dest = spool.newPath();
   const ws = openSpoolFile(dest);
+  const start = new HeadCapture();
   let failure: unknown = null;
   ws.on('error', (e) => (failure ??= e));
   try {
     const slice = 4 * 64 * 1024; // whole base64 quads: 256 KiB of text, 192 KiB of bytes
     for (let i = 0; i < payload.length && failure === null; i += slice) {
-      if (!ws.write(Buffer.from(payload.slice(i, i + slice), 'base64'))) {
+      const bytes = Buffer.from(payload.slice(i, i + slice), 'base64');
+      start.add(bytes);
+      if (!ws.write(bytes)) {
         await new Promise<void>((resolve) => {
           const go = (): void => {
             ws.off('drain', go);
@@ -153,7 +165,7 @@ async function saveDataUrl(
     await whenClosed(ws);
   }
   if (failure !== null || !ws.writableFinished) throw storageError(failure);
-  return { size, mediaType };
+  return { size, mediaType, head: start.bytes, path: dest };
 }
 
 /**
@@ -235,11 +247,11 @@ export async function parseJsonBody(req: http.IncomingMessage, options: JsonInta
   const tasks = refs.map((r, i) => async (): Promise<void> => {
     const param = `${r.field}.image_url`;
     const cap = fileLimitFor(r.role, fields);
-    const path = spool.newPath();
     if (/^data:/i.test(r.value)) {
-      const { size, mediaType } = await saveDataUrl(r.value, path, param, r.role, cap);
-      slots[i] = file(r, param, path, size, mediaType);
+      const saved = await saveDataUrl(r.value, spool, param, r.role, cap);
+      slots[i] = file(r, param, saved.path, saved.size, saved.mediaType, saved.head, saved.data);
     } else {
+      const path = spool.newPath();
       const got = await fetchImageUrl(r.value, {
         dest: path,
         maxBytes: cap,
@@ -253,13 +265,15 @@ export async function parseJsonBody(req: http.IncomingMessage, options: JsonInta
         role: r.role,
         resolve: options.urlResolver,
       });
-      slots[i] = file(r, param, path, got.size, got.contentType);
+      slots[i] = file(r, param, path, got.size, got.contentType, got.head);
     }
   });
   await runLimited(tasks, Math.max(1, options.concurrency ?? 4), () => stop.abort());
   return { kind: 'json', fields, files: slots.filter((f): f is SpooledFile => f !== null), bytesIn };
 }
 
-function file(r: ImageRef, param: string, path: string, size: number, declaredType: string | null): SpooledFile {
-  return { role: r.role, field: r.field, param, explicitIndex: null, filename: null, declaredType, path, size };
+function file(r: ImageRef, param: string, path: string, size: number, declaredType: string | null, head: Buffer, data?: Buffer): SpooledFile {
+  const f: SpooledFile = { role: r.role, field: r.field, param, explicitIndex: null, filename: null, declaredType, path, size, head };
+  if (data) f.data = data;
+  return f;
 }

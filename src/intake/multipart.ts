@@ -20,6 +20,7 @@ import {
   defaultFileLimit,
   fieldTooLong,
   fileTooLarge,
+  HeadCapture,
   openSpoolFile,
   readRequest,
   storageError,
@@ -64,6 +65,8 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
     if (signal?.aborted) return reject(abortReason(signal));
     const declared = declaredLength(req);
     if (declared !== null && declared > limits.maxBodyBytes) return reject(bodyTooLarge(limits.maxBodyBytes));
+    // a body declared larger than the largest file memory may hold is mostly big files: straight to disk
+    const mayHold = spool.memoryFileLimit > 0 && (declared === null || declared <= spool.memoryFileLimit);
     const contentType = req.headers['content-type'];
     if (!contentType || !MULTIPART_TYPE.test(contentType)) {
       return reject(malformedBody('expected Content-Type multipart/form-data with a boundary.'));
@@ -196,16 +199,38 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         }
       }
       const cap = fileLimitFor(role, fieldsBefore);
-      const path = spool.newPath();
+      let path = '';
       let size = 0;
       let ws: fs.WriteStream | null = null;
+      const head = new HeadCapture();
+      // small files stay in memory (spool.ts) until one is too big or the budget is spent
+      let held: Buffer[] | null = mayHold ? [] : null;
+      let heldBytes = 0;
 
       const open = (): fs.WriteStream => {
+        path = spool.newPath();
         const w = openSpoolFile(path);
         writers.add(w);
         w.on('error', (e) => fail(storageError(e)));
         w.on('close', () => writers.delete(w));
         return w;
+      };
+      const keep = (chunk: Buffer): boolean => {
+        if (held === null) return false;
+        if (size <= spool.memoryFileLimit && spool.reserve(chunk.length)) {
+          held.push(chunk);
+          heldBytes += chunk.length;
+          return true;
+        }
+        // over the limit: what was held goes to disk first, the rest follows it there
+        const w = (ws = open());
+        for (const c of held) {
+          head.add(c);
+          w.write(c);
+        }
+        spool.release(heldBytes);
+        held = null;
+        return false;
       };
 
       return new Promise<void>((done) => {
@@ -214,6 +239,8 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
           if (overflow) return fail(arrayTooLong('image', limits.maxImages, limits.maxImages + 1));
           size += chunk.length;
           if (size > cap) return fail(fileTooLarge(param, role, cap));
+          if (keep(chunk)) return;
+          head.add(chunk);
           ws ??= open();
           if (!ws.write(chunk)) {
             stream.pause();
@@ -230,20 +257,25 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         stream.on('end', () => {
           if (settled) return done();
           if (size === 0 && mayBeEmptyInput) return done();
+          const file: SpooledFile = {
+            role,
+            field,
+            param,
+            explicitIndex: kind.role === 'image' ? kind.explicitIndex : null,
+            filename,
+            declaredType: info.mimeType || null,
+            path,
+            size,
+          };
+          if (held !== null) {
+            // one buffer of exactly the file, so none of the request's own buffers stays referenced
+            const data = Buffer.concat(held, size);
+            files.push({ ...file, data, head: data });
+            return done();
+          }
           const w = (ws ??= open());
           w.on('close', () => {
-            if (!settled && w.writableFinished) {
-              files.push({
-                role,
-                field,
-                param,
-                explicitIndex: kind.role === 'image' ? kind.explicitIndex : null,
-                filename,
-                declaredType: info.mimeType || null,
-                path,
-                size,
-              });
-            }
+            if (!settled && w.writableFinished) files.push({ ...file, path, head: head.bytes });
             done();
           });
           w.end();

@@ -6,6 +6,7 @@ import type http from 'node:http';
 import fs from 'node:fs';
 import type { LimitsConfig } from '../config/index.js';
 import { GatewayError, badRequest, payloadTooLarge } from '../errors.js';
+import { HEAD_BYTES } from '../images/header.js';
 import type { FieldValue, Spool, SpooledFile } from './types.js';
 
 export type FileRole = SpooledFile['role'];
@@ -101,6 +102,27 @@ export function whenClosed(ws: fs.WriteStream): Promise<void> {
 /** Options for spool files: never follow or overwrite an existing file, private to us. */
 export function openSpoolFile(path: string): fs.WriteStream {
   return fs.createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
+}
+
+/**
+ * A file's first bytes, kept as they stream past on their way to disk, so
+ * the contract can read the image header without opening the file again.
+ * Copied, so no socket buffer stays referenced.
+ */
+export class HeadCapture {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  add(chunk: Buffer): void {
+    if (this.size >= HEAD_BYTES) return;
+    const part = chunk.length <= HEAD_BYTES - this.size ? chunk : chunk.subarray(0, HEAD_BYTES - this.size);
+    this.chunks.push(Buffer.from(part));
+    this.size += part.length;
+  }
+
+  get bytes(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+  }
 }
 
 export interface RequestReader {

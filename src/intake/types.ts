@@ -16,8 +16,13 @@ export interface SpooledFile {
   filename: string | null;
   /** the part's Content-Type as declared by the client (informational only) */
   declaredType: string | null;
+  /** where the file is on disk; '' when it is held in memory (`data`) */
   path: string;
   size: number;
+  /** the whole file, when it was small enough to stay in memory (see spool.ts); then nothing is on disk */
+  data?: Buffer;
+  /** the file's first bytes (all of it when short), kept as it was written, for probing without reading it back */
+  head?: Buffer;
 }
 
 /** A text field: multipart gives strings, JSON gives JSON values. */
@@ -33,11 +38,16 @@ export interface IntakeResult {
   bytesIn: number;
 }
 
-/** A per-request scratch directory; every spooled file lives in it. */
+/** A request's scratch room: memory for small files, unique names in the spool directory, freed together. */
 export interface Spool {
-  readonly dir: string;
-  /** a fresh path inside the spool directory */
+  /** a file larger than this is written to disk (0: every file is) */
+  readonly memoryFileLimit: number;
+  /** room to keep `bytes` more of an upload in memory, from the shared budget; false: write it to disk */
+  reserve(bytes: number): boolean;
+  /** gives back room reserved for a file that went to disk after all */
+  release(bytes: number): void;
+  /** a fresh, unique path in the spool directory (O_EXCL: see openSpoolFile) */
   newPath(suffix?: string): string;
-  /** remove the directory and everything in it; safe to call twice */
+  /** frees its memory and unlinks every file it handed out a path for; safe to call twice, never throws */
   cleanup(): Promise<void>;
 }

@@ -33,6 +33,8 @@ export interface MetricsSources {
   engine(): EngineLoad;
   /** the request spools' directory (<dataDir>/tmp) */
   spoolDir: string;
+  /** bytes of small uploads held in memory instead of the spool directory */
+  spoolMemoryBytes(): number;
   /** credit held by open reservations, micro-USD, over every key */
   reservedMicros(): Promise<number>;
 }
@@ -175,7 +177,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   readAtScrape('imagegate_engine_queue_depth', 'Built-in engine jobs waiting for a thread.', () => sources.engine().queued);
   readAtScrape('imagegate_engine_threads_busy', 'Built-in engine threads running a job.', () => sources.engine().running);
   readAtScrape('imagegate_engine_threads', 'Built-in engine threads.', () => sources.engine().threads);
-  readAtScrape('imagegate_spool_bytes', 'Bytes of uploads on disk now, in the spools of requests in flight.', () => spooledBytes(sources.spoolDir));
+  readAtScrape('imagegate_spool_bytes', 'Bytes of uploads held now by requests in flight, on disk or (small ones) in memory.', async () => (await spooledBytes(sources.spoolDir)) + sources.spoolMemoryBytes());
   readAtScrape(
     'imagegate_credit_reserved_microusd',
     'Credit held now by open reservations, in micro-USD, over every key (the database total: every node reports the same figure; NaN when the database did not answer).',

@@ -2,21 +2,21 @@
  * The one place that sequences an edit, from the body to the answer:
  * read the body (intake) → validate (contract) → plan each deployment
  * (capabilities) → run them in order with retries and fallback → count usage →
- * host `url` results → build the answer → clean the spool and write the
- * request log → deliver through the sink. Credit reservation and settlement
- * join here when billing arrives. The HTTP layer only supplies the body and
- * a sink.
+ * host `url` results → build the answer → write the request log → deliver
+ * through the sink, while the spool's files are removed. Credit reservation
+ * and settlement join here when billing arrives. The HTTP layer only supplies
+ * the body and a sink.
  */
 import { countUsage, PARTIAL_IMAGE_TOKENS } from '../billing/tokens.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { resolveQuality } from '../contract/models.js';
-import { buildImagesResponse, completedEvents, partialImageEvent, type ImageDatum, type PartialImageEvent } from '../contract/response.js';
+import { buildImagesResponse, completedEvents, jsonBytes, partialImageEvent, type ImageDatum, type PartialImageEvent } from '../contract/response.js';
 import { validateImageRequest } from '../contract/validate.js';
 import { GatewayError, internalError, isGatewayError, modelNotFound } from '../errors.js';
 import { conformImage } from '../images/convert.js';
-import { createSpool } from '../intake/spool.js';
 import { databaseUnavailable } from '../store/errors.js';
+import type { SpoolArea } from '../intake/spool.js';
 import type { IntakeResult, Spool } from '../intake/types.js';
 import type { Router } from '../routing/router.js';
 import type { RequestLog, RequestLogEntry } from '../store/types.js';
@@ -46,7 +46,8 @@ export interface PipelineDeps {
   /** settlements and log entries the database could not take when the request ended */
   outbox: Outbox;
   execute: ExecuteDeps;
-  spoolDir: string;
+  /** where uploads are spooled; its settled() covers the cleanups still running after an answer */
+  spools: SpoolArea;
   log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -184,7 +185,7 @@ function recordUsage(entry: RequestLogEntry, usage: Usage): void {
 
 /** The `data` array: base64 inline, or links to the gateway's own stored copies. */
 async function responseData(hosted: HostedImageSaver, req: EditRequest, result: EditResult): Promise<ImageDatum[]> {
-  if (req.responseFormat === 'b64_json') return result.images.map((img) => ({ b64_json: img.bytes.toString('base64') }));
+  if (req.responseFormat === 'b64_json') return result.images.map((img) => ({ b64_json: img.base64 ?? img.bytes.toString('base64') }));
   const out: ImageDatum[] = [];
   for (const img of result.images) out.push({ url: (await hosted.save(img.bytes, img.format)).url });
   return out;
@@ -231,9 +232,9 @@ export async function runEdit(
   const started = deps.clock.now();
   const entry = newEntry(input, started);
   const created = () => Math.floor(deps.clock.now() / 1000);
-  let spool: Spool | null = null;
-  // the answer is delivered only after the spool is gone and the request is logged,
-  // so a client never sees a response whose request could still be lost
+  const spool: Spool = deps.spools.spool();
+  // the answer is delivered only after the request is logged, so a client
+  // never sees a response whose request could still be lost
   let deliver: () => void = () => {};
   // set as soon as a partial image is on its way to the client: no fallback after it
   let streaming = false;
@@ -248,7 +249,6 @@ export async function runEdit(
     const idemKey = checkIdempotencyKey(input.idempotencyKey);
     // limits first: a refused request stores nothing and costs nothing
     admitted = await admit(deps.admission, input.account.keyId, deps.billing.limitsOf(input.account));
-    spool = await createSpool(deps.spoolDir);
     const intake = await input.readBody(spool);
     entry.bytesIn = intake.bytesIn;
     if (idemKey !== null) {
@@ -323,8 +323,8 @@ export async function runEdit(
       answer = { kind: 'events', events };
     } else {
       const data = await responseData(deps.hosted, req, result);
-      const payload = JSON.stringify(buildImagesResponse(req, result, usage, data, created()));
-      entry.bytesOut = Buffer.byteLength(payload);
+      const payload = jsonBytes(buildImagesResponse(req, result, usage, data, created()));
+      entry.bytesOut = payload.length;
       answer = { kind: 'json', payload };
     }
     // charged before the answer leaves: a delivered answer is never left unaccounted
@@ -336,7 +336,7 @@ export async function runEdit(
     if (idem) {
       await idem.finish(
         answer.kind === 'json'
-          ? { kind: 'json', status: 200, meta, payload: answer.payload }
+          ? { kind: 'json', status: 200, meta, payload: answer.payload.toString('utf8') }
           : { kind: 'events', status: 200, meta, events: [...sentPartials, ...answer.events] },
       );
       idem = null;
@@ -371,7 +371,9 @@ export async function runEdit(
   } finally {
     entry.latencyMs = Math.max(0, deps.clock.now() - started);
     if (admitted) await admitted.release();
-    if (spool) await spool.cleanup();
+    // the spool's files go meanwhile, off the answer's path: nothing in them is
+    // needed any more, and deps.spools.settled() waits for it where it matters
+    void spool.cleanup();
     await deps.requestLog.insert(entry).catch(async (err: unknown) => {
       if (!databaseUnavailable(err)) {
         deps.log.error({ err, requestId: input.id }, 'request log insert failed');

@@ -57,9 +57,12 @@ export interface Executed {
 async function conformAll(result: ProviderResult, plan: Plan, n: number): Promise<CallOutcome> {
   if (result.images.length === 0) throw malformed('the provider answered without an image');
   const images: OutputImage[] = [];
-  for (const bytes of result.images.slice(0, n)) {
+  for (const [k, bytes] of result.images.slice(0, n).entries()) {
     try {
-      images.push((await conformImage(bytes, plan.want)).image);
+      const { image, converted } = await conformImage(bytes, plan.want);
+      // unchanged bytes keep the provider's base64 text, so the answer need not encode them again
+      const base64 = converted ? undefined : result.base64?.[k];
+      images.push(base64 === undefined ? image : { ...image, base64 });
     } catch (e) {
       if (e instanceof UnreadableImageError) throw malformed(`the provider's image is ${e.message}`, e);
       throw e;

@@ -53,7 +53,7 @@ export async function fingerprint(intake: IntakeResult): Promise<string> {
   h.update(JSON.stringify(intake.fields));
   for (const f of intake.files) {
     h.update(`\0${f.field}\0`);
-    h.update(crypto.createHash('sha256').update(await fs.readFile(f.path)).digest());
+    h.update(crypto.createHash('sha256').update(f.data ?? (await fs.readFile(f.path))).digest());
   }
   return h.digest('hex');
 }

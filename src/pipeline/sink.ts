@@ -7,8 +7,8 @@ import type { CompletedEvent, PartialImageEvent } from '../contract/response.js'
 import type { StoredAnswer } from './idempotency.js';
 
 export type EditAnswer =
-  /** a serialised ImagesResponse */
-  | { kind: 'json'; payload: string }
+  /** a serialised ImagesResponse (UTF-8 JSON) */
+  | { kind: 'json'; payload: Buffer }
   /** a stream's closing events, one per image */
   | { kind: 'events'; events: CompletedEvent[] };
 

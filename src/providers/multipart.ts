@@ -1,14 +1,17 @@
 /**
  * multipart/form-data bodies built by hand with an explicit boundary, so the
  * length is known up front (Content-Length, no chunked upload) and files
- * stream from the spool instead of being held in memory. A body can be
- * streamed again for a retry.
+ * stream from the spool instead of being held in memory (those held in
+ * memory go out as they are). A body can be sent again for a retry.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { PreparedImage } from './types.js';
 
+const CRLF = Buffer.from('\r\n');
+/** pieces smaller than this are copied together; larger ones (image bytes) go out as they are */
+const COPY_BELOW = 16 * 1024;
 const MIME: Record<PreparedImage['format'], string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const EXT: Record<PreparedImage['format'], string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
 
@@ -60,6 +63,38 @@ export class MultipartBody {
     return this.parts.map((p) => /name="([^"]*)"/.exec(p.head.toString())![1]);
   }
 
+  private inMemory: Buffer[] | null = null;
+
+  /**
+   * The body as a few buffers when every file is in memory (small uploads,
+   * converted masks), else null: the small pieces (part headers, fields)
+   * joined, each file's bytes as they are, not copied. Sent as they are
+   * instead of through a stream of parts; kept for a retry.
+   */
+  buffers(): Buffer[] | null {
+    if (this.inMemory) return this.inMemory;
+    if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes)) return null;
+    const out: Buffer[] = [];
+    let small: Buffer[] = [];
+    const flush = (): void => {
+      if (small.length > 0) out.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+      small = [];
+    };
+    for (const p of this.parts) {
+      small.push(p.head);
+      const value = p.kind === 'field' ? p.value : p.image.bytes!;
+      if (value.length >= COPY_BELOW) {
+        flush();
+        out.push(value);
+      } else small.push(value);
+      small.push(CRLF);
+    }
+    small.push(this.tail);
+    flush();
+    this.inMemory = out;
+    return out;
+  }
+
   stream(): Readable {
     const parts = this.parts;
     const tail = this.tail;
@@ -69,7 +104,7 @@ export class MultipartBody {
         if (p.kind === 'field') yield p.value;
         else if (p.image.bytes) yield p.image.bytes;
         else yield* fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
-        yield Buffer.from('\r\n');
+        yield CRLF;
       }
       yield tail;
     }

@@ -4,6 +4,8 @@
  * ignored, a final block without its blank line still delivered. Lines are
  * assembled from byte chunks, so a 30 MB base64 line costs linear time.
  */
+import { isAscii } from 'node:buffer';
+
 export interface SseMessage {
   event: string | null;
   data: string;
@@ -19,7 +21,8 @@ export async function* readSse(body: AsyncIterable<Buffer>): AsyncGenerator<SseM
   let data: string[] = [];
 
   const takeLine = (msgs: SseMessage[], raw: Buffer) => {
-    const line = raw.toString('utf8').replace(/\r$/, '');
+    // a base64 line is ASCII: latin1 reads it as a plain copy, UTF-8 decoding would cost milliseconds
+    const line = (isAscii(raw) ? raw.toString('latin1') : raw.toString('utf8')).replace(/\r$/, '');
     if (line === '') {
       if (data.length > 0) msgs.push({ event, data: data.join('\n') });
       event = null;

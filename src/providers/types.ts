@@ -108,6 +108,12 @@ export interface PreparedImage {
 /** What one call answered. The pipeline probes and converts the images. */
 export interface ProviderResult {
   images: Buffer[];
+  /**
+   * The same images as base64 text, where the provider sent them so and the
+   * text is plain base64 of exactly these bytes (reusableBase64): an image
+   * that passes through unchanged is answered with it, not encoded again.
+   */
+  base64?: Array<string | undefined>;
   /** as the provider reported it, when it reports usage in OpenAI's terms */
   usage: Usage | null;
   /** resolved values the provider reported, when it reports them */

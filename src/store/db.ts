@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
@@ -79,8 +79,34 @@ function openSqlite(dataDir: string): Db {
     sqlite.close();
     throw err;
   }
-  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
   return { dialect: 'sqlite', kysely, schema: null, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
+}
+
+/**
+ * The database as Kysely sees it, with prepared statements kept by their SQL:
+ * Kysely prepares every query anew, and SQLite compiling the request log's
+ * INSERT again on every request cost more than running it. Kysely runs one
+ * query at a time on its one SQLite connection, so a kept statement is never
+ * in use twice; SQLite re-prepares one by itself after a schema change.
+ */
+function keepingStatements(db: Database.Database, max = 200): SqliteDatabase {
+  const kept = new Map<string, Database.Statement>();
+  return {
+    prepare(query: string) {
+      let stmt = kept.get(query);
+      if (stmt) {
+        // most recently used last, so the oldest goes first when full
+        kept.delete(query);
+      } else {
+        stmt = db.prepare(query);
+        if (kept.size >= max) kept.delete(kept.keys().next().value!);
+      }
+      kept.set(query, stmt);
+      return stmt;
+    },
+    close: () => db.close(),
+  };
 }
 
 export interface PostgresTarget {

@@ -18,6 +18,8 @@ export interface OpenAiEmulatorOptions {
   deployments?: Record<string, string>;
   /** answer at once with one tiny image, without decoding anything (bench/overhead) */
   noWork?: boolean;
+  /** with noWork: the image answered instead of the tiny one (a realistic answer size) */
+  noWorkImage?: Buffer;
   /** answer `data[].url` links (served here, on `urlHost`) instead of base64, as some compatible hosts do */
   answerUrls?: boolean;
   /** the host name the links use (another name of loopback makes a "foreign" host) */
@@ -182,7 +184,7 @@ export class OpenAiEmulator extends EmulatorBase {
       throw new Refusal(404, `The model \`${model}\` does not exist or you do not have access to it.`, null, 'model_not_found');
     }
     if (this.options.noWork) {
-      this.tiny ??= await makeResultImage(16, 16, 'png', 0);
+      this.tiny ??= this.options.noWorkImage ?? (await makeResultImage(16, 16, 'png', 0));
       sendJson(res, 200, { created: 1, data: [{ b64_json: this.tiny.toString('base64') }], usage: { input_tokens: 1, input_tokens_details: { text_tokens: 1, image_tokens: 0 }, output_tokens: 1, total_tokens: 2 } });
       return;
     }

@@ -19,6 +19,12 @@ export interface GatewayChild {
   rss(): Promise<number>;
   /** the highest resident set so far (VmHWM), bytes */
   peakRss(): Promise<number>;
+  /**
+   * CPU time the gateway has used so far, all its threads, in ms (user and
+   * system from /proc). Per request it is a figure a loaded machine barely
+   * moves, unlike wall-clock latency.
+   */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
   /** kill -9: no shutdown, nothing finished */
   kill(): Promise<void>;
@@ -30,6 +36,16 @@ async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numbe
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Linux's USER_HZ: /proc counts CPU time in hundredths of a second. */
+const TICK_MS = 10;
+
+async function cpuTime(pid: number): Promise<number> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name (which may hold spaces) start after the last ')'
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
 export async function startGateway(options: { config?: string; env?: Record<string, string> } = {}): Promise<GatewayChild> {
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
   const key = options.env?.IMAGEGATE_MASTER_KEY ?? `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
@@ -39,7 +55,8 @@ export async function startGateway(options: { config?: string; env?: Record<stri
     await fsp.writeFile(file, options.config);
     env.IMAGEGATE_CONFIG = file;
   }
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  // IMAGEGATE_BENCH_ROOT: another checkout's sources to run, to compare two versions under the same load
+  const root = process.env.IMAGEGATE_BENCH_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   // through tsx from the sources, so a bench never measures a stale dist/
   // IMAGEGATE_BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const extra = (process.env.IMAGEGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -61,6 +78,7 @@ export async function startGateway(options: { config?: string; env?: Record<stri
     key,
     rss: () => statusField(child.pid!, 'VmRSS'),
     peakRss: () => statusField(child.pid!, 'VmHWM'),
+    cpuMs: () => cpuTime(child.pid!),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

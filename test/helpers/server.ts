@@ -18,8 +18,11 @@ export interface TestApp {
   announced: string[];
   /** every log line the server wrote (JSON), when started with `logs: true` */
   logs: string[];
-  /** files left in the request spool directory (must be none between requests) */
-  spoolFiles(): string[];
+  /**
+   * Files left in the request spool directory (must be none between
+   * requests), once the removals still running after the answers are done.
+   */
+  spoolFiles(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -72,7 +75,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     config,
     announced,
     logs,
-    spoolFiles: () => walk(path.join(dataDir, 'tmp')),
+    async spoolFiles() {
+      // an answer goes out while its spool files are being removed: wait for those, then look
+      await app.spoolsSettled();
+      return walk(path.join(dataDir, 'tmp'));
+    },
     async close() {
       await app.close();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ before(async () => {
   mask = await sharp(m, { raw: { width: 1024, height: 1024, channels: 4 } }).png().toBuffer();
 });
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), []);
+  assert.deepEqual(await t.spoolFiles(), []);
   await t.close();
 });
 
@@ -118,7 +118,7 @@ test('a full engine queue answers 503 with Retry-After, and the queued edits sti
     assert.equal(refused.retryAfter, '1');
     assert.equal(refused.body.error.code, 'service_unavailable');
     assert.equal(refused.body.error.type, 'server_error');
-    assert.deepEqual(busy.spoolFiles(), []);
+    assert.deepEqual(await busy.spoolFiles(), []);
   } finally {
     await busy.close();
   }

@@ -68,7 +68,7 @@ async function expectError(
   assert.equal(r.json.error.param, param);
   assert.ok(r.json.error.message.length > 10);
   assert.match(r.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{24}$/);
-  assert.deepEqual(app.spoolFiles(), [], 'spool directory empty after the request');
+  assert.deepEqual(await app.spoolFiles(), [], 'spool directory empty after the request');
 }
 
 const img = (bytes: Buffer, filename = 'a.png', type = 'image/png') => ({ bytes, filename, type });
@@ -207,14 +207,14 @@ describe('bodies', () => {
     const r = await rawPost(t, { 'content-type': `multipart/form-data; boundary=${b}`, 'content-length': body.length }, (req) => req.end(body));
     assert.equal(r.status, 400);
     assert.deepEqual(r.json.error, { ...r.json.error, type: 'invalid_request_error', code: 'invalid_multipart_body', param: null });
-    assert.deepEqual(t.spoolFiles(), []);
+    assert.deepEqual(await t.spoolFiles(), []);
   });
 
   test('a body over the limit, declared by Content-Length', async () => {
     const r = await rawPost(small, { 'content-type': 'multipart/form-data; boundary=x', 'content-length': 10 * 1024 * 1024 }, (req) => req.write('--x\r\n'));
     assert.equal(r.status, 413);
     assert.deepEqual(r.json.error, { ...r.json.error, type: 'invalid_request_error', code: 'request_too_large', param: null });
-    assert.deepEqual(small.spoolFiles(), []);
+    assert.deepEqual(await small.spoolFiles(), []);
   });
 
   test('a body over the limit, streamed in chunks', async () => {
@@ -230,7 +230,7 @@ describe('bodies', () => {
     assert.equal(r.status, 413);
     assert.equal(r.json.error.code, 'request_too_large');
     assert.equal(r.json.error.param, null);
-    assert.deepEqual(small.spoolFiles(), []);
+    assert.deepEqual(await small.spoolFiles(), []);
   });
 });
 

@@ -26,7 +26,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), [], 'no temporary file may be left behind');
+  assert.deepEqual(await t.spoolFiles(), [], 'no temporary file may be left behind');
   await t.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

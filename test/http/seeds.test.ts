@@ -27,7 +27,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), []);
+  assert.deepEqual(await t.spoolFiles(), []);
   await t.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

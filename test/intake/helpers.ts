@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultLimits, type LimitsConfig } from '../../src/config/index.js';
 import { isGatewayError } from '../../src/errors.js';
-import { createSpool } from '../../src/intake/spool.js';
+import { HEAD_BYTES } from '../../src/images/header.js';
+import { SpoolArea, type MemoryRoom } from '../../src/intake/spool.js';
 import { discardRemaining } from '../../src/intake/discard.js';
 import { parseRequestBody, type JsonIntakeOptions } from '../../src/intake/index.js';
 import type { IntakeResult } from '../../src/intake/types.js';
@@ -24,6 +25,8 @@ export interface FileSummary {
   declaredType: string | null;
   size: number;
   sha256: string;
+  /** where intake kept it */
+  where: 'memory' | 'disk';
 }
 
 export interface Summary {
@@ -43,6 +46,8 @@ export interface IntakeServer {
   port: number;
   url: string;
   base: string;
+  /** the spool room every request of this server shares (memory held: area.heldBytes) */
+  area: SpoolArea;
   outcomes: Outcome[];
   /** resolves when every request so far has been handled and its spool removed */
   idle(): Promise<void>;
@@ -52,6 +57,8 @@ export interface IntakeServer {
 export type ServerOptions = Partial<Omit<JsonIntakeOptions, 'spool' | 'limits'>> & {
   limits?: Partial<LimitsConfig>;
   lingerMs?: number;
+  /** small files held in memory, as the server does; by default every file goes to disk */
+  memory?: MemoryRoom;
 };
 
 export const sha256 = (b: Buffer | string): string => crypto.createHash('sha256').update(b).digest('hex');
@@ -59,8 +66,13 @@ export const sha256 = (b: Buffer | string): string => crypto.createHash('sha256'
 async function summarise(r: IntakeResult): Promise<Summary> {
   const files: FileSummary[] = [];
   for (const f of r.files) {
-    const data = await fsp.readFile(f.path);
+    // held in memory: nothing on disk; else the spooled file
+    if (f.data) assertEqual(f.path, '', `path of ${f.param} held in memory`);
+    const data = f.data ?? (await fsp.readFile(f.path));
     assertEqual(data.length, f.size, `size of ${f.param}`);
+    // the start kept for probing is the file's own start, as long as it can be
+    assertEqual(f.head?.length, Math.min(f.size, HEAD_BYTES), `head length of ${f.param}`);
+    assertEqual(f.head?.equals(data.subarray(0, HEAD_BYTES)), true, `head bytes of ${f.param}`);
     files.push({
       role: f.role,
       field: f.field,
@@ -70,6 +82,7 @@ async function summarise(r: IntakeResult): Promise<Summary> {
       declaredType: f.declaredType,
       size: f.size,
       sha256: sha256(data),
+      where: f.data ? 'memory' : 'disk',
     });
   }
   return { kind: r.kind, fields: r.fields, files, bytesIn: r.bytesIn };
@@ -84,11 +97,12 @@ export async function startIntakeServer(options: ServerOptions = {}): Promise<In
   const limits: LimitsConfig = { ...defaultLimits(), ...options.limits };
   const outcomes: Outcome[] = [];
   const pending = new Set<Promise<void>>();
+  const area = new SpoolArea(base, options.memory ?? { fileLimit: 0, budget: 0 });
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const outcome: Outcome = { headers: req.headers };
     outcomes.push(outcome);
-    const spool = await createSpool(base);
+    const spool = area.spool();
     try {
       const r = await parseRequestBody(req, { ...options, spool, limits });
       outcome.result = await summarise(r);
@@ -123,6 +137,7 @@ export async function startIntakeServer(options: ServerOptions = {}): Promise<In
     port,
     url: `http://127.0.0.1:${port}`,
     base,
+    area,
     outcomes,
     async idle() {
       while (pending.size > 0) await Promise.all([...pending]);

@@ -43,7 +43,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), [], 'no temporary file may be left behind');
+  assert.deepEqual(await t.spoolFiles(), [], 'no temporary file may be left behind');
   await t.close();
   await Promise.all([sd.close(), locked.close()]);
   pics.cleanup();

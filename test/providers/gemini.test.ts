@@ -46,7 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), [], 'no temporary file may be left behind');
+  assert.deepEqual(await t.spoolFiles(), [], 'no temporary file may be left behind');
   await t.close();
   await g.close();
   pics.cleanup();

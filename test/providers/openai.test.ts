@@ -49,7 +49,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), [], 'no temporary file may be left behind');
+  assert.deepEqual(await t.spoolFiles(), [], 'no temporary file may be left behind');
   await t.close();
   await Promise.all([oa.close(), az.close(), compat.close()]);
   pics.cleanup();

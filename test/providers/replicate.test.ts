@@ -45,7 +45,7 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(t.spoolFiles(), [], 'no temporary file may be left behind');
+  assert.deepEqual(await t.spoolFiles(), [], 'no temporary file may be left behind');
   await t.close();
   await rep.close();
   pics.cleanup();

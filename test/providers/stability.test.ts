@@ -64,7 +64,7 @@ before(async () => {
 
 after(async () => {
   // closed whatever the check says, so a failure cannot leave the process hanging on open servers
-  const left = t.spoolFiles();
+  const left = await t.spoolFiles();
   await t.close();
   await stab.close();
   pics.cleanup();

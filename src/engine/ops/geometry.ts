@@ -5,7 +5,7 @@
  */
 import type { RgbaImage } from '../types.js';
 import { blit, createImage, cropImage } from '../image.js';
-import { fromSharp, resize, toSharp } from './sharp-raw.js';
+import { fromSharp, resize, toSharp, toSharpForResize } from './sharp-raw.js';
 
 export type Rgba = readonly [number, number, number, number];
 
@@ -105,7 +105,7 @@ export async function fitCover(img: RgbaImage, width: number, height: number): P
   if (img.width === width && img.height === height) {
     return { width, height, data: new Uint8ClampedArray(img.data) };
   }
-  return fromSharp(toSharp(img).resize(width, height, { fit: 'cover', position: 'centre' }));
+  return fromSharp(toSharpForResize(img).resize(width, height, { fit: 'cover', position: 'centre' }));
 }
 
 /** What fills the bars of a letterbox: transparency, one colour, or each side's own edge colour. */

@@ -6,9 +6,9 @@
  */
 import { badRequest, GatewayError, invalidImageFile, serviceUnavailable } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
-import type { AutoSize, Engine } from '../../engine/types.js';
+import type { AutoSize, Engine, EngineInput } from '../../engine/types.js';
 import type { ProviderConfig } from '../../config/index.js';
-import type { EditRequest, Size } from '../../types.js';
+import type { EditRequest, InputImage, Size } from '../../types.js';
 import type { Capabilities, Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
 import { ENGINE_CAN_DO, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
@@ -67,6 +67,9 @@ function inputParam(req: EditRequest, input: number | 'mask'): string | null {
   if (req.images[input]) return req.images[input].param;
   return null;
 }
+
+/** The engine reads a spooled file itself, or gets the bytes intake held in memory. */
+const engineInput = (img: InputImage): EngineInput => (img.data ? { path: img.path, bytes: img.data } : { path: img.path });
 
 const LOCAL_CONFIG: ProviderConfig = {
   name: 'local',
@@ -127,8 +130,8 @@ export function createLocalProvider(engine: Engine, settings: LocalProviderOptio
         const result = await engine.run(
           {
             prompt: req.prompt,
-            images: req.images.map((i) => ({ path: i.path })),
-            mask: req.mask ? { path: req.mask.path } : null,
+            images: req.images.map(engineInput),
+            mask: req.mask ? engineInput(req.mask) : null,
             maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
             n: call.n,
             size: jobSize(req),

@@ -35,6 +35,7 @@ async function streamed(call: ProviderCall, res: UpstreamStream): Promise<Provid
       out.partialImagesSent++;
     } else if (ev.kind === 'completed') {
       out.images.push(ev.bytes);
+      (out.base64 ??= [])[out.images.length - 1] = ev.base64;
       // each completed event carries the request's usage so far; the last one is the whole
       out.usage = ev.usage ?? out.usage;
       out.size ??= ev.size;
@@ -48,8 +49,12 @@ async function streamed(call: ProviderCall, res: UpstreamStream): Promise<Provid
 
 async function collect(parsed: ParsedImages, io: ProviderIO): Promise<ProviderResult> {
   const images: Buffer[] = [];
-  for (const img of parsed.images) images.push('bytes' in img ? img.bytes : await io.http.download(img.url));
-  return { images, usage: parsed.usage, size: parsed.size, quality: parsed.quality, background: parsed.background, partialImagesSent: 0, warnings: [] };
+  const base64: Array<string | undefined> = [];
+  for (const img of parsed.images) {
+    images.push('bytes' in img ? img.bytes : await io.http.download(img.url));
+    base64.push('bytes' in img ? img.base64 : undefined);
+  }
+  return { images, base64, usage: parsed.usage, size: parsed.size, quality: parsed.quality, background: parsed.background, partialImagesSent: 0, warnings: [] };
 }
 
 export function createOpenAiProvider(config: ProviderConfig): Provider {

@@ -270,8 +270,8 @@ export function readSize(v: unknown): Size | undefined {
 }
 
 export interface ParsedImages {
-  /** base64 images decoded, or URLs to download */
-  images: Array<{ bytes: Buffer } | { url: string }>;
+  /** base64 images decoded (with the text they came as, when the answer can reuse it), or URLs to download */
+  images: Array<{ bytes: Buffer; base64?: string } | { url: string }>;
   usage: Usage | null;
   size?: Size;
   quality?: 'low' | 'medium' | 'high';
@@ -286,11 +286,32 @@ export function decodeB64(v: string, what: string): Buffer {
   return Buffer.from(s, 'base64');
 }
 
+/**
+ * The base64 text as sent, when it is plain standard base64 of exactly these
+ * bytes: no data: prefix, nothing the decoder skipped (line breaks, stray
+ * characters: any would leave fewer bytes than the length promises) and no
+ * URL-safe letters. Only such text is reused in an answer instead of
+ * encoding the bytes again; it needs no escaping in JSON.
+ */
+export function reusableBase64(v: string, bytes: Buffer): string | undefined {
+  const s = v.startsWith('data:') ? v.slice(v.indexOf(',') + 1) : v;
+  const padding = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  if (s.length % 4 !== 0 || bytes.length !== (s.length / 4) * 3 - padding) return undefined;
+  if (s.includes('-') || s.includes('_')) return undefined;
+  return s;
+}
+
+function decodedImage(v: string, what: string): { bytes: Buffer; base64?: string } {
+  const bytes = decodeB64(v, what);
+  const base64 = reusableBase64(v, bytes);
+  return base64 === undefined ? { bytes } : { bytes, base64 };
+}
+
 export function parseImagesResponse(json: unknown): ParsedImages {
   const j = json as ImagesJson;
   if (!j || typeof j !== 'object' || !Array.isArray(j.data)) throw malformed('no "data" array in the images answer');
   const images = j.data.map((d, i) => {
-    if (d && typeof d.b64_json === 'string') return { bytes: decodeB64(d.b64_json, `data[${i}].b64_json`) };
+    if (d && typeof d.b64_json === 'string') return decodedImage(d.b64_json, `data[${i}].b64_json`);
     if (d && typeof d.url === 'string') return { url: d.url };
     throw malformed(`data[${i}] has neither b64_json nor url`);
   });
@@ -308,7 +329,7 @@ export function parseImagesResponse(json: unknown): ParsedImages {
 /** One streamed event: a partial, a completed image, or an error. */
 export type StreamEvent =
   | { kind: 'partial'; bytes: Buffer; partialIndex: number }
-  | { kind: 'completed'; bytes: Buffer; usage: Usage | null; size?: Size; quality?: ParsedImages['quality']; background?: ParsedImages['background'] }
+  | { kind: 'completed'; bytes: Buffer; base64?: string; usage: Usage | null; size?: Size; quality?: ParsedImages['quality']; background?: ParsedImages['background'] }
   | { kind: 'error'; error: UpstreamError }
   | { kind: 'other' };
 
@@ -336,7 +357,7 @@ export function parseStreamEvent(data: string): StreamEvent {
     const bg = j.background;
     return {
       kind: 'completed',
-      bytes: decodeB64(j.b64_json, 'a completed image'),
+      ...decodedImage(j.b64_json, 'a completed image'),
       usage: readUsage(j.usage),
       size: readSize(j.size),
       quality: q === 'low' || q === 'medium' || q === 'high' ? q : undefined,

@@ -1,0 +1,195 @@
+/**
+ * Requests per second through the whole server (`imagegate serve` in a child
+ * process): a keep-alive HTTP load generator with a fixed number of requests
+ * in flight drives one mode's edit for a while, and, in the same run and with
+ * the same concurrency, GET /healthz — the ceiling of the HTTP stack alone,
+ * against which the edits' figure reads.
+ *
+ *   npx tsx bench/throughput.ts --local [--rounds 3] [--seconds 10] [--concurrency 16] [--warmup 2]
+ *
+ * Modes (one flag each; more join MODES below):
+ *   --local   a tiny built-in edit: a 64x64 grayscale PNG, "make it
+ *             black and white", dall-e-2 at 256x256 (the smallest size the
+ *             contract allows), b64_json; served by the offline engine with
+ *             its default two threads. Target on the 2-core machine: ≥ 400/s.
+ *
+ * Printed per round: edits/s with p50 and p99 latency, /healthz per second
+ * with its p50 and p99, the gateway's CPU time per edit (all its threads,
+ * from /proc: on a machine shared with other work this moves far less than
+ * the rates do) and its peak RSS; then medians over rounds.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import sharp from 'sharp';
+import { median, quantile, startGateway, type GatewayChild } from '../test/helpers/gateway-process.js';
+
+const argValue = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+
+/** One request as the load generator sends it, again and again. */
+interface BenchRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string | number>;
+  body?: Buffer;
+}
+
+/** What a mode brings up: the gateway (and whatever it talks to) and the edit to send. */
+interface ModeSetup {
+  gateway: GatewayChild;
+  edit: BenchRequest;
+  /** one line saying what is measured */
+  describe: string;
+  stop(): Promise<void>;
+}
+
+interface Mode {
+  flag: string;
+  setup(): Promise<ModeSetup>;
+}
+
+function multipart(fields: Array<[string, string]>, file: { name: string; filename: string; type: string; bytes: Buffer }): { body: Buffer; type: string } {
+  const boundary = `----bench${crypto.randomBytes(8).toString('hex')}`;
+  const head =
+    fields.map(([n, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`).join('') +
+    `--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`;
+  return { body: Buffer.concat([Buffer.from(head), file.bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** A 64x64 single-channel PNG with some structure (a gradient and a disc), so the engine has real pixels to turn. */
+async function tinyGrayPng(): Promise<Buffer> {
+  const side = 64;
+  const px = Buffer.alloc(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) px[y * side + x] = (x - 32) ** 2 + (y - 32) ** 2 < 400 ? 230 : (x * 4) & 0xff;
+  }
+  return sharp(px, { raw: { width: side, height: side, channels: 1 } }).png().toBuffer();
+}
+
+const localMode: Mode = {
+  flag: 'local',
+  async setup() {
+    const gateway = await startGateway();
+    const png = await tinyGrayPng();
+    const form = multipart(
+      [
+        ['model', 'dall-e-2'],
+        ['prompt', 'make it black and white'],
+        ['size', '256x256'],
+        ['response_format', 'b64_json'],
+      ],
+      { name: 'image', filename: 'tiny.png', type: 'image/png', bytes: png },
+    );
+    return {
+      gateway,
+      edit: {
+        method: 'POST',
+        path: '/v1/images/edits',
+        headers: { authorization: `Bearer ${gateway.key}`, 'content-type': form.type, 'content-length': form.body.length },
+        body: form.body,
+      },
+      describe: `tiny built-in edits (64x64 grayscale PNG of ${png.length} bytes → dall-e-2 256x256, local engine)`,
+      stop: () => gateway.stop(),
+    };
+  },
+};
+
+/** Every mode, by its flag; issue 7's database and upstream modes join here. */
+const MODES: readonly Mode[] = [localMode];
+
+interface LoadResult {
+  count: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/**
+ * `concurrency` loops, each on its own keep-alive connection, sending `req`
+ * back to back until `seconds` have passed. Any answer but 200 stops the run:
+ * a rate of failures would not be a throughput.
+ */
+async function load(baseUrl: string, req: BenchRequest, concurrency: number, seconds: number): Promise<LoadResult> {
+  const u = new URL(baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const once = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const r = http.request({ host: u.hostname, port: u.port, path: req.path, method: req.method, agent, headers: req.headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`${req.method} ${req.path} answered ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`));
+          latencies.push(performance.now() - t0);
+          resolve();
+        });
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end(req.body);
+    });
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) await once();
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, loop));
+  } finally {
+    agent.destroy();
+  }
+  return { count: latencies.length, seconds: (performance.now() - started) / 1000, latencies };
+}
+
+const rate = (r: LoadResult): number => r.count / r.seconds;
+
+async function main(): Promise<void> {
+  const mode = MODES.find((m) => process.argv.includes(`--${m.flag}`));
+  if (!mode) {
+    console.error(`usage: npx tsx bench/throughput.ts ${MODES.map((m) => `--${m.flag}`).join(' | ')} [--rounds 3] [--seconds 10] [--concurrency 16] [--warmup 2]`);
+    process.exit(2);
+  }
+  const rounds = argValue('rounds', 3);
+  const seconds = argValue('seconds', 10);
+  const concurrency = argValue('concurrency', 16);
+  const warmup = argValue('warmup', 2);
+  const s = await mode.setup();
+  const health: BenchRequest = { method: 'GET', path: '/healthz', headers: {} };
+  console.log(`throughput bench (--${mode.flag}): ${s.describe}; ${rounds} rounds of ${seconds} s each for edits and for /healthz, ${concurrency} in flight`);
+  const edits: number[] = [];
+  const edit99: number[] = [];
+  const healths: number[] = [];
+  const cpuEdit: number[] = [];
+  try {
+    await load(s.gateway.url, s.edit, concurrency, warmup);
+    await load(s.gateway.url, health, concurrency, Math.min(warmup, 1));
+    for (let round = 1; round <= rounds; round++) {
+      const cpu0 = await s.gateway.cpuMs();
+      const e = await load(s.gateway.url, s.edit, concurrency, seconds);
+      const cpu1 = await s.gateway.cpuMs();
+      const h = await load(s.gateway.url, health, concurrency, seconds);
+      const cpuPerEdit = (cpu1 - cpu0) / e.count;
+      cpuEdit.push(cpuPerEdit);
+      const peak = (await s.gateway.peakRss()) / 1024 / 1024;
+      edits.push(rate(e));
+      edit99.push(quantile(e.latencies, 0.99));
+      healths.push(rate(h));
+      console.log(
+        `round ${round}: edits ${rate(e).toFixed(0)}/s (p50 ${quantile(e.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(e.latencies, 0.99).toFixed(1)} ms, ` +
+          `gateway CPU ${cpuPerEdit.toFixed(2)} ms per edit); ` +
+          `/healthz ${rate(h).toFixed(0)}/s (p50 ${quantile(h.latencies, 0.5).toFixed(2)} ms, p99 ${quantile(h.latencies, 0.99).toFixed(2)} ms); ` +
+          `gateway peak RSS ${peak.toFixed(0)} MB`,
+      );
+    }
+  } finally {
+    await s.stop();
+  }
+  console.log(
+    `median over ${rounds} rounds: edits ${median(edits).toFixed(0)}/s (target ≥ 400; p99 ${median(edit99).toFixed(1)} ms; ` +
+      `gateway CPU ${median(cpuEdit).toFixed(2)} ms per edit), /healthz ${median(healths).toFixed(0)}/s`,
+  );
+}
+
+await main();
