@@ -34,6 +34,8 @@ FROM node:20-bookworm-slim AS runtime
 # HOST: reachable from the load balancer, not only from inside the container
 ENV HOST=0.0.0.0 PORT=8080 IMAGEGATE_DATA_DIR=/data
 WORKDIR /app
+# package.json makes dist/ ES modules ("type": "module") and gives --version;
+# the lockfile records what node_modules holds, for image scanners
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
