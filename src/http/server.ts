@@ -12,6 +12,7 @@ import { toGatewayError } from './envelope.js';
 import { sendError } from './reply.js';
 import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAdminOpsRoutes } from './routes/admin-ops.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -57,6 +58,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerEditRoutes(app, deps);
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerAdminOpsRoutes(app, deps);
   registerAccountRoutes(app, deps);
   return app;
 }
