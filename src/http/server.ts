@@ -13,6 +13,7 @@ import { sendError } from './reply.js';
 import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminOpsRoutes } from './routes/admin-ops.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -59,6 +60,7 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerAdminOpsRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
   registerAccountRoutes(app, deps);
   return app;
 }
