@@ -139,7 +139,7 @@ export function BarChart(props: { since: string; until: string; bucketSeconds: n
         <text x={W} y={H + 14} class="tick" text-anchor="end">
           {label(props.until)}
         </text>
-        <text x={W} y="10" class="tick" text-anchor="end">
+        <text x="0" y="10" class="tick">
           {`max ${max} / ${props.bucketSeconds >= 3600 ? `${props.bucketSeconds / 3600} h` : `${props.bucketSeconds / 60} min`}`}
         </text>
       </svg>

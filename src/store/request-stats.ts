@@ -26,7 +26,7 @@ export interface DeploymentHealth {
   succeeded: number;
   /** calls that failed (an error status, a timeout, a refused connection) */
   failed: number;
-  /** not called: it could not honour the request, or its breaker was open */
+  /** not called because it could not honour the request ('skipped: …' in the log; a breaker's skips are not logged as attempts) */
   skipped: number;
   /** mean latency of its successful calls; null when none */
   avgLatencyMs: number | null;

@@ -90,7 +90,7 @@ function GatewayOverview() {
                   return (
                     <tr>
                       <td>
-                        <code>{d.deployment}</code> {d.type && <span class="muted small">{d.type}</span>}
+                        <code>{d.deployment}</code> {d.type && d.type !== d.deployment && <span class="muted small">{d.type}</span>}
                         {!d.configured && <Badge tone="muted">removed</Badge>}
                       </td>
                       <td>

@@ -483,7 +483,8 @@ function MaskPainter(props: { file: File; canvasRef: { current: HTMLCanvasElemen
           Clear mask
         </button>
       </div>
-      <div class="canvas-stack" style={{ aspectRatio: `${size.w} / ${size.h}` }}>
+      {/* as wide as the column allows, and never taller than 480 px: the shape stays the picture's */}
+      <div class="canvas-stack" style={{ aspectRatio: `${size.w} / ${size.h}`, maxWidth: `${Math.round((480 * size.w) / size.h)}px` }}>
         <canvas ref={imageCanvas} width={size.w} height={size.h} aria-hidden="true" />
         <canvas
           ref={(c) => {

@@ -162,8 +162,8 @@ export function RequestsPage(props: { session: Session; params: URLSearchParams 
             <Fragment key={e.id}>
               <tr class={`row ${open === e.id ? 'open' : ''}`} data-request-id={e.id} onClick={() => setOpen(open === e.id ? null : e.id)} tabIndex={0} onKeyDown={(k) => k.key === 'Enter' && setOpen(open === e.id ? null : e.id)}>
                 <td class="nowrap">{when(e.createdAt)}</td>
-                {master && <td>{keyName(e.keyId)}</td>}
-                <td>{e.model ?? '—'}</td>
+                {master && <td class="nowrap">{keyName(e.keyId)}</td>}
+                <td class="nowrap">{e.model ?? '—'}</td>
                 <td>
                   <code>{e.deployment ?? '—'}</code>
                   {e.attempts.length > 1 && <span class="muted small"> ({e.attempts.length} attempts)</span>}
