@@ -57,3 +57,22 @@ export function navigate(path: string, params?: Record<string, string>): void {
   const q = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '')).toString() : '';
   location.hash = `#${path}${q ? `?${q}` : ''}`;
 }
+
+/** A form's submit: busy while `run` runs, its error kept to show. */
+export function useSubmit(run: () => Promise<void>): { error: Error | null; busy: boolean; submit: (e: Event) => Promise<void> } {
+  const [error, setError] = useState<Error | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await run();
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, submit };
+}

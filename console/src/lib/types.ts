@@ -1,22 +1,18 @@
-/** What the gateway's routes answer, as the console reads them (OPERATOR.md and src/http/routes). */
+/**
+ * What the gateway's routes answer, as the console reads them (OPERATOR.md
+ * and src/http/routes). Shapes the server names are imported from it (type
+ * only: nothing of the server reaches the bundle), so a change there fails
+ * the console's type check instead of its pages.
+ */
+import type { GroupView } from '../../../src/billing/group-view.js';
+import type { ProviderView } from '../../../src/config/view.js';
+import type { BreakerState } from '../../../src/routing/resilience.js';
 
-export interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  group: string;
-  models: string[] | null;
-  rpm: number | null;
-  maxConcurrent: number | null;
-  expiresAt: number | null;
-  enabled: boolean;
-  revoked: boolean;
-  balanceUsd: string | null;
-  reservedUsd: string;
-  spentUsd: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
+export type { KeyView } from '../../../src/billing/key-view.js';
+export type { BreakerState, ProviderView };
+
+/** a group, with its number of live keys in GET /admin/groups */
+export type Group = GroupView & { keys?: number };
 
 export interface Attempt {
   deployment: string;
@@ -49,8 +45,6 @@ export interface Page<T> {
   data: T[];
   nextCursor: string | null;
 }
-
-export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface Stats {
   since: string;
@@ -89,27 +83,6 @@ export interface Account {
   rpm: number | null;
   maxConcurrent: number | null;
   usage: { month: { requests: number; costUsd: string } };
-}
-
-export interface Group {
-  name: string;
-  priceMultiplier: string;
-  rpm: number | null;
-  maxConcurrent: number | null;
-  keys?: number;
-}
-
-export interface ProviderView {
-  name: string;
-  type: string;
-  baseUrl: string;
-  apiKey: string | null;
-  timeouts: { connectMs: number; firstByteMs: number; totalMs: number };
-  maxRetries: number;
-  breaker: { failures: number; cooldownMs: number };
-  trustedHosts: string[];
-  dropUnsupported: string[];
-  options: Record<string, unknown>;
 }
 
 export interface ConfigView {

@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { Badge, CopyButton, ErrorNote, Loading, Modal, type Tone } from '../components.js';
 import { api, query } from '../lib/api.js';
 import { ago, num, usd, when } from '../lib/format.js';
-import { useLoad } from '../lib/hooks.js';
+import { useLoad, useSubmit } from '../lib/hooks.js';
 import type { Group, KeyView, UsageRow } from '../lib/types.js';
 
 const DAY = 86_400_000;
@@ -186,30 +186,19 @@ export function KeysPage() {
 function CreateKey(props: { groups: string[]; onCreated: (k: { name: string; key: string }) => void }) {
   const empty = { name: '', group: '', models: '', rpm: '', maxConcurrent: '', expires: '', credit: '' };
   const [f, setF] = useState(empty);
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
   const set = (k: keyof typeof empty) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, unknown> = { name: f.name.trim() };
-      if (f.group) body.group = f.group;
-      if (patterns(f.models)) body.models = patterns(f.models);
-      if (f.rpm) body.rpm = Number(f.rpm);
-      if (f.maxConcurrent) body.maxConcurrent = Number(f.maxConcurrent);
-      if (f.expires) body.expiresAt = expiryOf(f.expires);
-      if (f.credit) body.creditUsd = f.credit.trim();
-      const k = await api<KeyView & { key: string }>('/admin/keys', { method: 'POST', json: body });
-      setF(empty);
-      props.onCreated({ name: k.name, key: k.key });
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useSubmit(async () => {
+    const body: Record<string, unknown> = { name: f.name.trim() };
+    if (f.group) body.group = f.group;
+    if (patterns(f.models)) body.models = patterns(f.models);
+    if (f.rpm) body.rpm = Number(f.rpm);
+    if (f.maxConcurrent) body.maxConcurrent = Number(f.maxConcurrent);
+    if (f.expires) body.expiresAt = expiryOf(f.expires);
+    if (f.credit) body.creditUsd = f.credit.trim();
+    const k = await api<KeyView & { key: string }>('/admin/keys', { method: 'POST', json: body });
+    setF(empty);
+    props.onCreated({ name: k.name, key: k.key });
+  });
   return (
     <form class="panel create-key" onSubmit={submit} aria-label="create a key">
       <h2>Create a key</h2>
@@ -258,24 +247,6 @@ function CreateKey(props: { groups: string[]; onCreated: (k: { name: string; key
       <ErrorNote error={error} />
     </form>
   );
-}
-
-function useSubmit(run: () => Promise<void>) {
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await run();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { error, busy, submit };
 }
 
 function CreditDialog(props: { k: KeyView; onDone: () => void; onClose: () => void }) {

@@ -1,23 +1,18 @@
 import { useState } from 'preact/hooks';
+import { ErrorNote } from '../components.js';
 import { ApiError } from '../lib/api.js';
+import { useSubmit } from '../lib/hooks.js';
 import { signIn, type Session } from '../lib/session.js';
 
 export function SignIn(props: { onSignedIn: (s: Session) => void }) {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { error, busy, submit } = useSubmit(async () => {
     try {
       props.onSignedIn(await signIn(key.trim()));
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'That key is not valid (or it was revoked, disabled or expired).' : (err as Error).message);
-    } finally {
-      setBusy(false);
+      throw err instanceof ApiError && err.status === 401 ? new Error('That key is not valid (or it was revoked, disabled or expired).') : err;
     }
-  };
+  });
   return (
     <div class="signin">
       <form onSubmit={submit} class="panel">
@@ -39,11 +34,7 @@ export function SignIn(props: { onSignedIn: (s: Session) => void }) {
             autoFocus
           />
         </label>
-        {error && (
-          <div class="note bad" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorNote error={error} />
         <button type="submit" disabled={busy || key.trim() === ''}>
           {busy ? 'Checking…' : 'Sign in'}
         </button>
