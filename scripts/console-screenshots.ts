@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   const page = await context.newPage();
   const shot = async (name: string) => {
     await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(outDir, `${name}.png`) });
+    // a 256-colour palette: a third of the bytes, no visible loss for a UI
+    const png = await sharp(await page.screenshot()).png({ palette: true, quality: 95, effort: 10, compressionLevel: 9 }).toBuffer();
+    fs.writeFileSync(path.join(outDir, `${name}.png`), png);
     console.log(`docs/console/${name}.png`);
   };
   try {
