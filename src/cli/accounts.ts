@@ -4,6 +4,7 @@
  * on the same database with the same checks (the admin API's schemas).
  */
 import { Billing } from '../billing/accounts.js';
+import { groupViews } from '../billing/group-view.js';
 import { keyView, type KeyView } from '../billing/key-view.js';
 import { formatUsd, parseUsd } from '../billing/money.js';
 import type { Config } from '../config/index.js';
@@ -209,10 +210,7 @@ async function usage(args: string[], stores: OpenedStores, out: Out): Promise<nu
 /** `keys …`, `groups list` and `usage`; returns the exit code */
 function groups(sub: string | undefined, billing: Billing, out: Out): number {
   if (sub !== 'list') throw new UsageError('usage: imagegate groups list');
-  printRows(out, 'table', ['group', 'priceMultiplier', 'rpm', 'maxConcurrent'], billing.groupNames().map((g) => {
-    const p = billing.group(g)!;
-    return { group: g, priceMultiplier: formatUsd(p.multiplierPpm).replace(/0+$/, '').replace(/\.$/, ''), rpm: p.rpm, maxConcurrent: p.maxConcurrent };
-  }));
+  printRows(out, 'table', ['group', 'priceMultiplier', 'rpm', 'maxConcurrent'], groupViews(billing).map(({ name, ...g }) => ({ group: name, ...g })));
   return 0;
 }
 

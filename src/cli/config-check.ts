@@ -5,53 +5,17 @@
  * call to each provider and prints a table: provider, type, reachable,
  * auth ok, latency.
  */
-import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createScrubber } from '../config/secrets.js';
-import { createProviderHttp } from '../providers/http.js';
-import { createProvider } from '../providers/index.js';
-import { createProviderIO } from '../providers/io.js';
-import type { PingResult } from '../providers/types.js';
-import { createEngine } from '../engine/index.js';
+import { pingProviders } from '../providers/ping-all.js';
 
 type Out = (line: string) => void;
-
-const PING_TIMEOUT_MS = 15_000;
-
-export interface PingRow {
-  provider: string;
-  type: string;
-  result: PingResult;
-}
 
 /** A fixed-width table, as a terminal shows it. */
 export function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
-export async function pingProviders(config: Config): Promise<PingRow[]> {
-  // adapters never touch the engine to ping; the local type still needs one to be built
-  const engine = createEngine({ threads: 1, maxQueue: 0 });
-  try {
-    return await Promise.all(
-      Object.values(config.providers).map(async (p): Promise<PingRow> => {
-        if (p.type === 'local') return { provider: p.name, type: p.type, result: { reachable: true, authOk: null, latencyMs: 0, detail: 'built-in engine' } };
-        const provider = createProvider(p, engine);
-        const http = createProviderHttp({ ...p, timeouts: { ...p.timeouts, firstByteMs: Math.min(p.timeouts.firstByteMs, PING_TIMEOUT_MS) } });
-        try {
-          if (!provider.ping) return { provider: p.name, type: p.type, result: { reachable: false, authOk: null, latencyMs: 0, detail: 'no ping for this type' } };
-          const io = createProviderIO(http, AbortSignal.timeout(PING_TIMEOUT_MS), systemClock);
-          return { provider: p.name, type: p.type, result: await provider.ping(io) };
-        } finally {
-          await http.close();
-        }
-      }),
-    );
-  } finally {
-    await engine.close();
-  }
 }
 
 export async function configCheck(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {

@@ -58,6 +58,48 @@ const logEntry = z.strictObject({
       reason: nullableString,
     }),
   ),
+  outputs: z
+    .array(z.strictObject({ url: z.string(), expiresAt: isoTime }))
+    .meta({ description: 'Links to the hosted result images (response_format url) while they live; empty otherwise.' }),
+});
+
+const statsAnswer = z.strictObject({
+  since: isoTime,
+  until: isoTime,
+  bucketSeconds: z.int().meta({ description: 'The width of each point of `series`.' }),
+  requests: z.int(),
+  requestsPerMinute: z.number(),
+  errors: z.int().meta({ description: 'Answers other than 2xx.' }),
+  serverErrors: z.int().meta({ description: '5xx answers.' }),
+  errorRate: z.number().meta({ description: '`errors / requests`, 0 to 1.' }),
+  latencyMs: z.strictObject({ p50: z.number().nullable(), p95: z.number().nullable() }).meta({ description: 'Of served (2xx) requests; null when none.' }),
+  costUsd: z.string().meta({ description: "What the window's requests were charged." }),
+  spendUsd: z.strictObject({ today: z.string(), month: z.string() }).meta({ description: 'UTC day and month so far.' }),
+  series: z.array(z.strictObject({ at: isoTime, requests: z.int(), errors: z.int() })).meta({ description: 'One point per bucket with requests, oldest first.' }),
+  deployments: z.array(
+    z.strictObject({
+      deployment: z.string(),
+      provider: z.string(),
+      type: nullableString.meta({ description: 'The provider type; null for a deployment no longer configured.' }),
+      configured: z.boolean(),
+      breaker: z.enum(['closed', 'open', 'half-open']).meta({ description: "This node's circuit breaker for the provider." }),
+      attempts: z.int(),
+      succeeded: z.int(),
+      failed: z.int(),
+      skipped: z.int(),
+      avgLatencyMs: z.number().nullable(),
+      lastFailureAt: isoTime.nullable(),
+      lastFailure: nullableString,
+    }),
+  ),
+  breakers: z.record(z.string(), z.enum(['closed', 'open', 'half-open'])).meta({ description: "This node's breakers, by provider." }),
+});
+
+const groupView = z.strictObject({
+  name: z.string(),
+  priceMultiplier: z.string().meta({ description: 'As written in the config, e.g. `0.8`.' }),
+  rpm: nullableInt,
+  maxConcurrent: nullableInt,
 });
 
 const model = z.strictObject({ id: z.string(), object: z.literal('model'), created: z.int(), owned_by: z.string() });
@@ -99,6 +141,28 @@ const otherSchemas = {
     }),
     BillingUsage: z.strictObject({ object: z.literal('list'), total_usage: z.number().meta({ description: 'All-time spend, in US cents.' }) }),
     Health: z.strictObject({ status: z.literal('ok') }),
+    Stats: statsAnswer,
+    GroupList: z.strictObject({ object: z.literal('list'), data: z.array(groupView.extend({ keys: z.int().meta({ description: 'Keys in the group, revoked ones not counted.' }) })) }),
+    UsageList: z.strictObject({
+      object: z.literal('list'),
+      data: z.array(z.strictObject({ keyId: nullableString, model: nullableString, day: z.string().meta({ description: 'UTC day, YYYY-MM-DD.' }), requests: z.int(), images: z.int(), totalTokens: z.int(), costUsd: z.string() })),
+    }),
+    PingList: z.strictObject({
+      object: z.literal('list'),
+      data: z.array(z.strictObject({ provider: z.string(), type: z.string(), reachable: z.boolean(), authOk: z.boolean().nullable(), latencyMs: nullableInt, detail: z.string() })),
+    }),
+    RunningConfig: z
+      .looseObject({
+        configFile: nullableString,
+        defaultModel: z.string(),
+        strictModels: z.boolean(),
+        providers: z.array(z.looseObject({ name: z.string(), type: z.string(), baseUrl: z.string(), apiKey: z.string().nullable().meta({ description: '`••••••` when a key is set.' }) })),
+        prices: z.unknown(),
+        server: z.record(z.string(), z.unknown()),
+        models: z.array(z.strictObject({ id: z.string(), configured: z.boolean(), deployments: z.array(z.string()) })),
+        groups: z.array(groupView),
+      })
+      .meta({ description: 'The running config with every secret masked; connection URLs reduced to what they connect to.' }),
     Readiness: z.strictObject({
       ready: z.boolean(),
       draining: z.boolean(),
@@ -225,6 +289,18 @@ function imagesOperation(
   );
 }
 
+/** the request log's query, for /admin/requests and (without keyId) /v1/account/requests */
+const logFilters = [
+  { name: 'keyId', in: 'query', schema: { type: 'string' } },
+  { name: 'model', in: 'query', schema: { type: 'string' } },
+  { name: 'deployment', in: 'query', schema: { type: 'string' } },
+  { name: 'status', in: 'query', schema: { type: 'string', pattern: '^([1-5][0-9]{2}|[1-5]xx)$' }, description: 'A status (`429`) or a class (`5xx`).' },
+  { name: 'since', in: 'query', schema: { type: 'string' }, description: 'Unix seconds or an ISO 8601 date.' },
+  { name: 'until', in: 'query', schema: { type: 'string' }, description: 'Unix seconds or an ISO 8601 date.' },
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'The `nextCursor` of the previous page.' },
+];
+
 /** The whole document. */
 export function buildOpenApiDocument(version: string): JsonSchema {
   const paths: Record<string, Record<string, Operation>> = {
@@ -310,14 +386,46 @@ export function buildOpenApiDocument(version: string): JsonSchema {
     '/admin/requests': {
       get: op('The request log', master, { 200: json('RequestLogPage', 'A page of entries, newest first.'), ...errors(400, 401, 403, 503) }, {
         tags: ['Admin'],
+        parameters: logFilters,
+      }),
+    },
+    '/v1/account/requests': {
+      get: op("The calling key's own requests", key, { 200: json('RequestLogPage', 'A page of its entries, newest first.'), ...errors(400, 401, 503) }, {
+        tags: ['Account'],
+        description: 'The same filters as GET /admin/requests but `keyId`, which is refused.',
+        parameters: logFilters.filter((p) => p.name !== 'keyId'),
+      }),
+    },
+    '/admin/stats': {
+      get: op('Overview of a time window', master, { 200: json('Stats', 'Rate, errors, latency, spend and per-deployment health.'), ...errors(400, 401, 403, 503) }, {
+        tags: ['Admin'],
         parameters: [
-          { name: 'keyId', in: 'query', schema: { type: 'string' } },
-          { name: 'model', in: 'query', schema: { type: 'string' } },
-          { name: 'status', in: 'query', schema: { type: 'integer', minimum: 100, maximum: 599 } },
-          { name: 'since', in: 'query', schema: { type: 'string' }, description: 'Unix seconds or an ISO 8601 date.' },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-          { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'The `nextCursor` of the previous page.' },
+          { name: 'since', in: 'query', schema: { type: 'string' }, description: 'Unix seconds or an ISO 8601 date; default an hour before `until`. A window is at most 92 days.' },
+          { name: 'until', in: 'query', schema: { type: 'string' }, description: 'Default now.' },
         ],
+      }),
+    },
+    '/admin/config': { get: op('The running config, secrets masked', master, { 200: json('RunningConfig', 'The config.'), ...errors(401, 403) }, { tags: ['Admin'] }) },
+    '/admin/groups': { get: op('The groups', master, { 200: json('GroupList', 'Each group with its defaults and how many keys it has.'), ...errors(401, 403, 503) }, { tags: ['Admin'] }) },
+    '/admin/usage': {
+      get: op('Served requests by key, model and UTC day', master, { 200: json('UsageList', 'The rows.'), ...errors(400, 401, 403, 503) }, {
+        tags: ['Admin'],
+        parameters: [
+          { name: 'since', in: 'query', schema: { type: 'string' } },
+          { name: 'until', in: 'query', schema: { type: 'string' } },
+          { name: 'keyId', in: 'query', schema: { type: 'string' } },
+        ],
+      }),
+    },
+    '/admin/providers/ping': {
+      post: op('Ping every provider', master, { 200: json('PingList', 'One row per provider, as `imagegate config check --ping` prints them.'), ...errors(401, 403) }, { tags: ['Admin'] }),
+    },
+    '/console': { get: op('The web console', [], { 308: { description: 'To `/console/`.' } }, { tags: ['Console'] }) },
+    '/console/': { get: op('The web console', [], { 200: { description: 'Its page; sign in with a key.', content: { 'text/html': { schema: { type: 'string' } } } } }, { tags: ['Console'] }) },
+    '/console/assets/{name}': {
+      get: op('The web console\'s scripts and styles', [], { 200: { description: 'A hashed, cacheable file.', content: { 'text/javascript': {}, 'text/css': {} } }, ...errors(404) }, {
+        tags: ['Console'],
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
       }),
     },
     '/healthz': { get: op('Liveness', [], { 200: json('Health', 'The process serves HTTP.') }, { tags: ['Operations'] }) },
@@ -356,6 +464,7 @@ export function buildOpenApiDocument(version: string): JsonSchema {
       { name: 'Account', description: 'What a key can learn about itself.' },
       { name: 'Admin', description: 'Keys, credit and the request log: the master key only.' },
       { name: 'Operations', description: 'Health, metrics and this document.' },
+      { name: 'Console', description: 'The web console, for operators (the master key) and key holders.' },
     ],
     security: key,
     paths,

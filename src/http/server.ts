@@ -13,6 +13,8 @@ import { sendError } from './reply.js';
 import { registerAccountRoutes } from './routes/account.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerAdminOpsRoutes } from './routes/admin-ops.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerEditRoutes } from './routes/edits.js';
 import { registerHostedRoutes } from './routes/hosted.js';
 import { registerMetricsRoutes } from './routes/metrics.js';
@@ -67,6 +69,8 @@ export function buildServer(deps: HttpDeps, logger: FastifyServerOptions['logger
   registerEditRoutes(app, deps);
   registerHostedRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerAdminOpsRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
   registerAccountRoutes(app, deps);
   registerMetricsRoutes(app, deps);
   registerOpenApiRoute(app);

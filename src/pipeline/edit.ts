@@ -183,11 +183,16 @@ function recordUsage(entry: RequestLogEntry, usage: Usage): void {
   entry.totalTokens = usage.total_tokens;
 }
 
-/** The `data` array: base64 inline, or links to the gateway's own stored copies. */
-async function responseData(hosted: HostedImageSaver, req: EditRequest, result: EditResult): Promise<ImageDatum[]> {
+/** The `data` array: base64 inline, or links to the gateway's own stored copies (noted in the log entry, for the console). */
+async function responseData(hosted: HostedImageSaver, req: EditRequest, result: EditResult, entry: RequestLogEntry): Promise<ImageDatum[]> {
   if (req.responseFormat === 'b64_json') return result.images.map((img) => ({ b64_json: img.base64 ?? img.bytes.toString('base64') }));
   const out: ImageDatum[] = [];
-  for (const img of result.images) out.push({ url: (await hosted.save(img.bytes, img.format)).url });
+  entry.outputs = [];
+  for (const img of result.images) {
+    const saved = await hosted.save(img.bytes, img.format);
+    entry.outputs.push({ url: saved.url, expiresAt: saved.expiresAt });
+    out.push({ url: saved.url });
+  }
   return out;
 }
 
@@ -322,7 +327,7 @@ export async function runEdit(
       for (const ev of events) entry.bytesOut += ev.b64_json.length;
       answer = { kind: 'events', events };
     } else {
-      const data = await responseData(deps.hosted, req, result);
+      const data = await responseData(deps.hosted, req, result, entry);
       const payload = jsonBytes(buildImagesResponse(req, result, usage, data, created()));
       entry.bytesOut = payload.length;
       answer = { kind: 'json', payload };

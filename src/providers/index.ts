@@ -26,6 +26,11 @@ export interface ProviderSet {
 
 /** The adapter of each type. */
 export function createProvider(config: ProviderConfig, engine: Engine, local: LocalProviderOptions = {}): Provider {
+  return config.type === 'local' ? createLocalProvider(engine, local, config.name) : createUpstreamProvider(config);
+}
+
+/** The adapter of an upstream type: no engine needed (a ping from the admin API builds these). */
+export function createUpstreamProvider(config: ProviderConfig): Provider {
   switch (config.type) {
     case 'openai':
     case 'azure-openai':
@@ -45,10 +50,8 @@ export function createProvider(config: ProviderConfig, engine: Engine, local: Lo
       return createA1111Provider(config);
     case 'stability':
       return createStabilityProvider(config);
-    case 'local':
-      return createLocalProvider(engine, local, config.name);
     default:
-      throw new Error(`provider type '${config.type}' has no adapter yet`);
+      throw new Error(`provider type '${config.type}' has no upstream adapter`);
   }
 }
 

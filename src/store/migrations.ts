@@ -158,6 +158,15 @@ export const migrations: Readonly<Record<string, Migration>> = {
       await db.schema.dropTable('idempotency').execute();
     },
   },
+  '0005_request_log_outputs': {
+    async up(db: AnyDb): Promise<void> {
+      // JSON array of the hosted copies a `url` answer pointed at: [{url, expiresAt}]
+      await db.schema.alterTable('request_log').addColumn('outputs', 'text').execute();
+    },
+    async down(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('request_log').dropColumn('outputs').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -2,7 +2,8 @@
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { RequestLogTable } from './schema.js';
-import type { RequestLog, RequestLogEntry, RequestLogQuery, UsageRow } from './types.js';
+import { requestStats, spendSince, type RequestStats, type StatsWindow } from './request-stats.js';
+import type { HostedOutput, RequestLog, RequestLogEntry, RequestLogQuery, UsageRow } from './types.js';
 
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 5000;
@@ -25,8 +26,11 @@ export class SqlRequestLog implements RequestLog {
     let query = this.db.kysely.selectFrom('request_log').selectAll();
     if (options.keyId !== undefined) query = query.where('key_id', '=', options.keyId);
     if (options.model !== undefined) query = query.where('model', '=', options.model);
+    if (options.deployment !== undefined) query = query.where('deployment', '=', options.deployment);
     if (options.status !== undefined) query = query.where('status', '=', options.status);
+    if (options.statusClass !== undefined) query = query.where('status', '>=', options.statusClass * 100).where('status', '<', options.statusClass * 100 + 100);
     if (options.since !== undefined) query = query.where('created_at', '>=', options.since);
+    if (options.until !== undefined) query = query.where('created_at', '<', options.until);
     const after = options.after;
     if (after) {
       query = query.where((eb) =>
@@ -48,6 +52,14 @@ export class SqlRequestLog implements RequestLog {
     if (options.until !== undefined) q = q.where('created_at', '<', options.until);
     const r = await q.executeTakeFirst();
     return { requests: Number(r?.requests ?? 0), costMicros: Number(r?.cost ?? 0) };
+  }
+
+  stats(window: StatsWindow): Promise<RequestStats> {
+    return requestStats(this.db, window);
+  }
+
+  spend(since: number, until: number): Promise<number> {
+    return spendSince(this.db, since, until);
   }
 
   async usage(options: { since?: number; until?: number; keyId?: string }): Promise<UsageRow[]> {
@@ -112,6 +124,7 @@ function toRow(e: RequestLogEntry): Selectable<RequestLogTable> {
     attempts: e.attempts.length > 0 ? JSON.stringify(e.attempts) : null,
     cost_micros: e.costMicros,
     warnings: e.warnings.length > 0 ? JSON.stringify(e.warnings) : null,
+    outputs: e.outputs && e.outputs.length > 0 ? JSON.stringify(e.outputs) : null,
   };
 }
 
@@ -140,5 +153,7 @@ function toEntry(r: Selectable<RequestLogTable>): RequestLogEntry {
     attempts: r.attempts ? (JSON.parse(r.attempts) as RequestLogEntry['attempts']) : [],
     costMicros: Number(r.cost_micros),
     warnings: r.warnings ? (JSON.parse(r.warnings) as string[]) : [],
+    // absent rather than empty: entries without hosted images read back as they were written
+    ...(r.outputs ? { outputs: JSON.parse(r.outputs) as HostedOutput[] } : {}),
   };
 }

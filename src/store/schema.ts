@@ -87,6 +87,8 @@ export interface RequestLogTable {
   cost_micros: number;
   /** JSON array of the warnings the answer carried */
   warnings: string | null;
+  /** JSON array of the hosted copies of a `url` answer's images: [{url, expiresAt}] */
+  outputs: string | null;
 }
 
 export interface IdempotencyTable {

@@ -4,6 +4,7 @@
  * disk or in an S3-compatible bucket (s3-blobs.ts).
  */
 import type { Readable } from 'node:stream';
+import type { RequestStats, StatsWindow } from './request-stats.js';
 
 export interface ApiKeyInfo {
   id: string;
@@ -140,6 +141,15 @@ export interface RequestLogEntry {
   costMicros: number;
   /** what the answer's x-imagegate-warning said */
   warnings: string[];
+  /** the hosted copies a `url` answer pointed at (none for b64_json and streams) */
+  outputs?: HostedOutput[];
+}
+
+export interface HostedOutput {
+  /** the signed link the client was given */
+  url: string;
+  /** ms epoch: when the link stops working */
+  expiresAt: number;
 }
 
 export interface RequestAttempt {
@@ -156,9 +166,15 @@ export interface RequestLogQuery {
   limit?: number;
   keyId?: string;
   model?: string;
+  /** the deployment that answered (`provider/model`, or `local`) */
+  deployment?: string;
   status?: number;
+  /** 2 for 2xx, 4 for 4xx, 5 for 5xx: a whole class of statuses */
+  statusClass?: number;
   /** ms epoch: entries created at or after */
   since?: number;
+  /** ms epoch: entries created before */
+  until?: number;
   /** continue after this entry (the last one of the previous page) */
   after?: { createdAt: number; id: string };
 }
@@ -183,6 +199,10 @@ export interface RequestLog {
   summary(options: { keyId?: string; since?: number; until?: number }): Promise<{ requests: number; costMicros: number }>;
   /** served requests by key, model and UTC day */
   usage(options: { since?: number; until?: number; keyId?: string }): Promise<UsageRow[]>;
+  /** the console's overview of a time window (request-stats.ts) */
+  stats(window: StatsWindow): Promise<RequestStats>;
+  /** what requests created in [since, until) were charged, micro-USD, whatever their status */
+  spend(since: number, until: number): Promise<number>;
 }
 
 export interface BlobInfo {

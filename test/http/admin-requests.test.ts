@@ -34,7 +34,7 @@ test('entries in the operator shape, newest first, with their attempts', async (
   assert.equal(status, 200);
   assert.deepEqual(body.data.map((e: any) => e.id), [...ids].reverse());
   const ok = body.data[0];
-  assert.deepEqual(Object.keys(ok), ['id', 'createdAt', 'keyId', 'model', 'deployment', 'status', 'errorCode', 'latencyMs', 'images', 'bytesIn', 'usage', 'costUsd', 'warnings', 'stream', 'user', 'attempts']);
+  assert.deepEqual(Object.keys(ok), ['id', 'createdAt', 'keyId', 'model', 'deployment', 'status', 'errorCode', 'latencyMs', 'images', 'bytesIn', 'usage', 'costUsd', 'warnings', 'stream', 'user', 'attempts', 'outputs']);
   assert.match(ok.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.equal(ok.keyId, 'master');
   assert.equal(ok.deployment, 'local');

@@ -1,5 +1,6 @@
 /**
- * What a key can learn about itself: GET /v1/account (OPERATOR.md), and the
+ * What a key can learn about itself: GET /v1/account (OPERATOR.md), its own
+ * request log (GET /v1/account/requests, for the console), and the
  * two dashboard billing routes chat front-ends and other gateways read
  * (one-api's and new-api's shapes: the hard limit is everything the key was
  * granted, the usage everything it spent, so limit − usage is what is left).
@@ -8,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatUsd, MICROS_PER_USD } from '../../billing/money.js';
 import { callerOf } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
+import { logPage, readLogQuery } from './admin.js';
 
 /** What front-ends are shown as the limit of a key without one (one-api's figure). */
 const UNLIMITED_USD = 100_000_000;
@@ -32,6 +34,12 @@ export function registerAccountRoutes(app: FastifyInstance, deps: HttpDeps): voi
       maxConcurrent: limits.maxConcurrent,
       usage: { month: { requests: month.requests, costUsd: formatUsd(month.costMicros) } },
     };
+  });
+
+  // the caller's own requests, as GET /admin/requests shapes them; the key is the filter, never a parameter
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/account/requests', { config: { auth: 'key' } }, async (request) => {
+    const q = readLogQuery(request.query, ['model', 'deployment', 'status', 'since', 'until', 'limit', 'cursor']);
+    return logPage(deps, { ...q, keyId: callerOf(request).keyId });
   });
 
   app.get('/v1/dashboard/billing/subscription', { config: { auth: 'key' } }, async (request) => {

@@ -71,21 +71,23 @@ export function registerAdminRoutes(app: FastifyInstance, deps: HttpDeps): void 
     await deps.stores.keys.revoke(request.params.id);
     return keyJson(deps, (await deps.stores.keys.get(request.params.id))!);
   });
-  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/requests', master, async (request) => {
-    const q = readLogQuery(request.query);
-    const rows = await deps.stores.requestLog.list({ ...q, limit: q.limit + 1 });
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    return {
-      object: 'list',
-      data: page.map(logEntryJson),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null,
-    };
-  });
+  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/requests', master, async (request) => logPage(deps, readLogQuery(request.query)));
 }
 
-/** A request-log entry as OPERATOR.md shapes it for the admin API. */
-export function logEntryJson(e: RequestLogEntry) {
+/** One page of the request log, newest first, with the cursor of the next. */
+export async function logPage(deps: HttpDeps, q: RequestLogQuery & { limit: number }) {
+  const rows = await deps.stores.requestLog.list({ ...q, limit: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return {
+    object: 'list',
+    data: page.map((e) => logEntryJson(e, deps.clock.now())),
+    nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null,
+  };
+}
+
+/** A request-log entry as OPERATOR.md shapes it for the admin API; `outputs` lists only links still alive at `now`. */
+export function logEntryJson(e: RequestLogEntry, now: number) {
   return {
     id: e.id,
     createdAt: new Date(e.createdAt).toISOString(),
@@ -112,6 +114,7 @@ export function logEntryJson(e: RequestLogEntry) {
     stream: e.stream,
     user: e.user,
     attempts: e.attempts,
+    outputs: (e.outputs ?? []).filter((o) => o.expiresAt > now).map((o) => ({ url: o.url, expiresAt: new Date(o.expiresAt).toISOString() })),
   };
 }
 
@@ -125,11 +128,14 @@ function decodeCursor(raw: string): { createdAt: number; id: string } {
   return { createdAt: Number(m[1]), id: m[2] };
 }
 
-const LOG_QUERY_KEYS = new Set(['keyId', 'model', 'status', 'since', 'limit', 'cursor']);
+const LOG_QUERY_KEYS = ['keyId', 'model', 'deployment', 'status', 'since', 'until', 'limit', 'cursor'];
 
-/** The query of GET /admin/requests, each value checked (a bad limit is a 400, not ignored). */
-export function readLogQuery(query: Record<string, string | undefined>): RequestLogQuery & { limit: number } {
-  for (const k of Object.keys(query)) if (!LOG_QUERY_KEYS.has(k)) throw unknownParameter(k);
+/**
+ * The query of GET /admin/requests, each value checked (a bad limit is a 400, not ignored).
+ * `allowed` narrows the keys a route takes (a key reading its own log may not choose another keyId).
+ */
+export function readLogQuery(query: Record<string, string | undefined>, allowed: readonly string[] = LOG_QUERY_KEYS): RequestLogQuery & { limit: number } {
+  for (const k of Object.keys(query)) if (!allowed.includes(k)) throw unknownParameter(k);
   const out: RequestLogQuery & { limit: number } = { limit: 100 };
   const int = (name: string, raw: string, min: number, max: number) => {
     if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -140,14 +146,22 @@ export function readLogQuery(query: Record<string, string | undefined>): Request
   if (query.limit !== undefined) out.limit = int('limit', query.limit, 1, 1000);
   if (query.keyId) out.keyId = query.keyId;
   if (query.model) out.model = query.model;
-  if (query.status !== undefined) out.status = int('status', query.status, 100, 599);
-  if (query.since !== undefined) {
-    // unix seconds, or an ISO 8601 date
-    const s = query.since;
-    const ms = /^\d{1,12}$/.test(s) ? Number(s) * 1000 : Date.parse(s);
-    if (!Number.isFinite(ms)) throw invalidValue('since', "Invalid 'since': give unix seconds or an ISO 8601 date.");
-    out.since = ms;
+  if (query.deployment) out.deployment = query.deployment;
+  if (query.status !== undefined) {
+    // a whole class ("5xx") or one status
+    const cls = /^([1-5])xx$/i.exec(query.status);
+    if (cls) out.statusClass = Number(cls[1]);
+    else out.status = int('status', query.status, 100, 599);
   }
+  if (query.since !== undefined) out.since = readTime('since', query.since);
+  if (query.until !== undefined) out.until = readTime('until', query.until);
   if (query.cursor) out.after = decodeCursor(query.cursor);
   return out;
+}
+
+/** unix seconds, or an ISO 8601 date, as ms since the epoch */
+export function readTime(name: string, raw: string): number {
+  const ms = /^\d{1,12}$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw invalidValue(name, `Invalid '${name}': give unix seconds or an ISO 8601 date.`);
+  return ms;
 }
