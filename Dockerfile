@@ -23,6 +23,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" JOBS=max npm rebuild
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# the web console (console/) is bundled by scripts/build-console.mjs into
+# dist/console, which the server serves at /console
+COPY scripts/build-console.mjs ./scripts/
+COPY console ./console
 RUN npm run build
 # what stays is the production tree of package-lock.json, the tree
 # `npm ci --omit=dev` gives, with better-sqlite3 already built for this

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -225,8 +226,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     announce(`master key (generated, shown once; stored in ${path.join(config.dataDir, 'master.key')}):`);
     announce(`  ${master.key}`);
     announce('try it:');
+    // the picture shipped with the package, so the line works as printed; -S shows curl's own errors
+    const sample = fileURLToPath(new URL('../docs/sample.png', import.meta.url));
     announce(
-      `  curl -s ${listenUrl}/v1/images/edits -H "Authorization: Bearer ${master.key}" -F image=@photo.png -F prompt="make it black and white"`,
+      `  curl -sS ${listenUrl}/v1/images/edits -H "Authorization: Bearer ${master.key}" -F "image=@${sample}" -F prompt="make it black and white"`,
     );
     announce('');
   }

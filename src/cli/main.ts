@@ -1,17 +1,20 @@
 /**
  * The `imagegate` command: `serve` (the default), keys, groups and usage
- * reports, and `config check`.
+ * reports, and `config check`. `edit` and `generate` (a client of a running
+ * gateway) are dispatched by bin.ts before this module is loaded.
  */
 import { createRequire } from 'node:module';
 import { loadConfig, ConfigError, type Config } from '../config/index.js';
 import { startApp } from '../app.js';
 import { accountsCommand, ACCOUNTS_HELP } from './accounts.js';
 import { configCheck } from './config-check.js';
+import { CLIENT_HELP } from './client/args.js';
 
 const HELP = `imagegate — a self-hosted, OpenAI-compatible image-editing gateway
 
 usage:
   imagegate [serve]                 start the server (HOST, PORT, IMAGEGATE_DATA_DIR, IMAGEGATE_CONFIG, ...)
+${CLIENT_HELP}
 ${ACCOUNTS_HELP}
   imagegate config check [FILE] [--ping]
                                     validate a config file; --ping calls each provider once

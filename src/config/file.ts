@@ -28,8 +28,8 @@ export interface LocatedFile {
   file: string;
   /** the line of the deepest node that exists along `path` (1-based), if known */
   lineOf(path: readonly PathPart[]): number | null;
-  /** `config.yaml:12: models.x.deployments[0].provider: message` */
-  error(path: readonly PathPart[], message: string): ConfigError;
+  /** `config.yaml:12: models.x.deployments[0].provider: message`; the line is `linePath`'s when given */
+  error(path: readonly PathPart[], message: string, linePath?: readonly PathPart[]): ConfigError;
 }
 
 function locate(file: string, doc: Document, counter: LineCounter): LocatedFile {
@@ -47,8 +47,8 @@ function locate(file: string, doc: Document, counter: LineCounter): LocatedFile 
   return {
     file,
     lineOf,
-    error(path, message) {
-      const line = lineOf(path);
+    error(path, message, linePath = path) {
+      const line = lineOf(linePath);
       return new ConfigError(`${file}${line ? `:${line}` : ''}: ${keyPath(path)}: ${message}`);
     },
   };
@@ -114,7 +114,12 @@ export function parseConfigText(file: string, text: string, env: Env): ParsedFil
   const raw = resolveEnv(doc.toJS({ maxAliasCount: 100 }), env, [], where, secrets);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => where.error(issue.path as PathPart[], describeIssue(issue)).message);
+    const lines = parsed.error.issues.map((issue) => {
+      const at = issue.path as PathPart[];
+      // an unknown key is shown at its own line, not at the first line of the mapping that holds it
+      const line = issue.code === 'unrecognized_keys' ? [...at, issue.keys[0]] : at;
+      return where.error(at, describeIssue(issue), line).message;
+    });
     throw new ConfigError(lines.length === 1 ? lines[0] : `${lines.length} problems:\n  ${lines.join('\n  ')}`);
   }
   return { config: parsed.data, where, secrets };

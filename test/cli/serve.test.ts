@@ -55,7 +55,9 @@ test('first start prints the master key once with a curl line; later starts reus
   assert.match(out, /no upstream configured: all models are served by the built-in offline engine/);
   const key = /^\s+(sk-ig-master-[A-Za-z0-9]{40})$/m.exec(out)?.[1];
   assert.ok(key, out);
-  assert.match(out, new RegExp(`curl -s ${first.url}/v1/images/edits -H "Authorization: Bearer ${key}"`));
+  const tryIt = new RegExp(`curl -sS ${first.url}/v1/images/edits -H "Authorization: Bearer ${key}" -F "image=@([^"]+)" -F prompt="make it black and white"`).exec(out);
+  assert.ok(tryIt, out);
+  assert.ok(fs.existsSync(tryIt[1]), `the picture the line sends is there: ${tryIt[1]}`);
   const file = path.join(dataDir, 'master.key');
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   assert.equal(fs.readFileSync(file, 'utf8').trim(), key);

@@ -102,7 +102,7 @@ describe('config file', () => {
 
   test('unknown keys are refused, not ignored', () => {
     assert.equal(errorOf('c.yaml', 'port: 8080\nengine:\n  thread: 4\n'), "c.yaml:3: engine: unknown key 'thread'");
-    assert.equal(errorOf('c.yaml', 'providers:\n  a:\n    type: openai\n    apiKey: k\n    retries: 3\n'), "c.yaml:3: providers.a: unknown key 'retries'");
+    assert.equal(errorOf('c.yaml', 'providers:\n  a:\n    type: openai\n    apiKey: k\n    retries: 3\n'), "c.yaml:5: providers.a: unknown key 'retries'");
   });
 
   test('wrong types and values name the key', () => {

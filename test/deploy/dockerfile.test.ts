@@ -286,6 +286,16 @@ test(
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(Buffer.from(body.data![0].b64_json, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
 
+    // the web console was bundled in the build stage and is served from the runtime image
+    const consolePage = await fetch(`http://127.0.0.1:${port}/console`);
+    assert.equal(consolePage.status, 200);
+    const html = await consolePage.text();
+    const script = /src="([^"]*assets\/app-[^"]+\.js)"/.exec(html);
+    assert.ok(script, `the console page links its bundle:\n${html.slice(0, 400)}`);
+    const asset = await fetch(new URL(script[1], `http://127.0.0.1:${port}/console/`));
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+
     // the data dir is written by the image's user, and only it can read it
     const dataDir = inRoot(root, '/data');
     assert.equal(fs.statSync(dataDir).mode & 0o777, 0o700);
