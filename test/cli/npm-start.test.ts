@@ -67,7 +67,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       // a signal that never reaches node leaves npm waiting for it: give up rather than hang
       const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000).unref());
       assert.equal(await Promise.race([exited, timeout]), 0, out);
-      assert.match(out, new RegExp(`${signal}: finishing in-flight requests, then exiting`));
+      assert.match(out, new RegExp(`${signal}: draining \\(up to \\d+ ms for requests in flight\\), then exiting`));
       assert.equal(await portOpen(port), false, 'the server is gone, not orphaned');
     } finally {
       try {
