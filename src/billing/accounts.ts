@@ -4,13 +4,13 @@
  * what was delivered, after its group's price multiplier. The ledger keeps
  * the money; this module decides the amounts.
  */
-import crypto from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { forbidden, GatewayError, invalidValue } from '../errors.js';
 import type { ApiKeyInfo, Ledger } from '../store/types.js';
 import type { EditRequest, Size, Usage } from '../types.js';
 import { applyMultiplier, formatUsd, parseMultiplier } from './money.js';
 import { costOf, loadPrices, maxCostOf, priceFor, type PriceTable, type PricedDeployment } from './prices.js';
+import { uniqueHex } from '../ids.js';
 
 export interface Account {
   /** 'master' or the key's id */
@@ -119,7 +119,7 @@ export class Billing {
    */
   async reserve(account: Account, requestId: string, amount: number, ttlMs: number, now: number): Promise<Hold> {
     if (!account.key?.budgeted) return { keyId: account.key?.id ?? null, reservationId: null, amount: 0 };
-    const id = `res_${requestId}_${crypto.randomBytes(4).toString('hex')}`;
+    const id = `res_${requestId}_${uniqueHex(4)}`;
     const ok = await this.ledger.reserve({ id, keyId: account.key.id, amount, requestId, expiresAt: now + ttlMs });
     if (!ok) {
       const balance = await this.ledger.balance(account.key.id);

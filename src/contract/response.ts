@@ -3,9 +3,9 @@
  * neutral request and result. Pure: storing images for `url` answers happens
  * in the pipeline, which passes the URLs in.
  */
-import crypto from 'node:crypto';
 import type { EditRequest, EditResult, PartialImage, Usage } from '../types.js';
 import { rulesFor, sizeKey } from './models.js';
+import { uniqueHex } from '../ids.js';
 
 export type ImageDatum = { b64_json: string } | { url: string };
 
@@ -107,7 +107,7 @@ export function jsonBytes(value: unknown): Buffer {
   let mark = '';
   const text = JSON.stringify(value, (key: string, v: unknown) => {
     if (key !== 'b64_json' || typeof v !== 'string' || v.length < SPLICE_FROM) return v;
-    mark ||= crypto.randomBytes(12).toString('hex');
+    mark ||= uniqueHex(12);
     long.push(v);
     return `${mark}:${long.length - 1}`;
   });

@@ -18,10 +18,10 @@
  * (see openSpoolFile), so nothing else's file is ever followed or
  * overwritten. What a crash leaves behind, sweepStaleSpools removes by age.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Spool } from './types.js';
+import { uniqueHex } from '../ids.js';
 
 /** Spool files (and the per-request directories of earlier versions) start with this, so the sweep never touches anything else. */
 const PREFIX = 'spool-';
@@ -71,7 +71,7 @@ export class SpoolArea {
   /** A new spool: unique names under this area's directory, and a share of its memory. */
   spool(): Spool {
     // 12 random bytes name the spool; a counter names its files
-    const token = crypto.randomBytes(12).toString('hex');
+    const token = uniqueHex(12);
     const paths: string[] = [];
     let reserved = 0;
     let cleaning: Promise<void> | null = null;

@@ -4,10 +4,10 @@
  * stream from the spool instead of being held in memory (those held in
  * memory go out as they are). A body can be sent again for a retry.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { PreparedImage } from './types.js';
+import { uniqueHex } from '../ids.js';
 
 const CRLF = Buffer.from('\r\n');
 /** pieces smaller than this are copied together; larger ones (image bytes) go out as they are */
@@ -25,7 +25,7 @@ function quote(s: string): string {
 }
 
 export class MultipartBody {
-  readonly boundary = `----imagegate${crypto.randomBytes(12).toString('hex')}`;
+  readonly boundary = `----imagegate${uniqueHex(12)}`;
   private readonly parts: Part[] = [];
 
   get contentType(): string {

@@ -101,15 +101,16 @@ export class SqlLedger implements Ledger {
       const now = this.clock.now();
       let held = 0;
       if (s.reservationId) {
+        // claim and read in one statement (RETURNING: SQLite ≥ 3.35 and PostgreSQL)
         const claimed = await trx
           .updateTable('reservations')
           .set({ state: 'settled' })
           .where('id', '=', s.reservationId)
           .where('state', '=', 'open')
+          .returning('amount')
           .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) === 1) {
-          const res = await trx.selectFrom('reservations').select('amount').where('id', '=', s.reservationId).executeTakeFirstOrThrow();
-          held = Number(res.amount);
+        if (claimed) {
+          held = Number(claimed.amount);
           await trx
             .insertInto('ledger')
             .values({ id: `rel_${s.reservationId}`, key_id: s.keyId, kind: 'release', amount: held, reservation_id: s.reservationId, request_id: s.requestId, reason: 'settled', created_at: now })
@@ -129,7 +130,7 @@ export class SqlLedger implements Ledger {
         .set({ charged: sql`charged + ${charge}`, reserved: sql`reserved - ${held}` })
         .where('key_id', '=', s.keyId)
         .execute();
-      await trx.updateTable('reservations').set({ charged: charge }).where('id', '=', s.reservationId ?? '').execute();
+      if (s.reservationId) await trx.updateTable('reservations').set({ charged: charge }).where('id', '=', s.reservationId).execute();
       await trx
         .insertInto('ledger')
         .values({ id: settleId, key_id: s.keyId, kind: 'settle', amount: charge, reservation_id: s.reservationId, request_id: s.requestId, reason: null, created_at: now })
