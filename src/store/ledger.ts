@@ -96,12 +96,15 @@ export class SqlLedger implements Ledger {
   async settle(s: { keyId: string; reservationId: string | null; requestId: string; amount: number }): Promise<number> {
     return this.k.transaction().execute(async (trx) => {
       const settleId = `set_${s.requestId}`;
-      const done = await trx.selectFrom('ledger').select('amount').where('id', '=', settleId).executeTakeFirst();
-      if (done) return Number(done.amount); // settled before: exactly once
+      const settledBefore = async (): Promise<number | null> => {
+        const done = await trx.selectFrom('ledger').select('amount').where('id', '=', settleId).executeTakeFirst();
+        return done ? Number(done.amount) : null;
+      };
       const now = this.clock.now();
       let held = 0;
       if (s.reservationId) {
-        // claim and read in one statement (RETURNING: SQLite ≥ 3.35 and PostgreSQL)
+        // claim and read in one statement (RETURNING: SQLite ≥ 3.35 and PostgreSQL); an open
+        // reservation was never settled (settling closes it in the same transaction)
         const claimed = await trx
           .updateTable('reservations')
           .set({ state: 'settled' })
@@ -115,8 +118,14 @@ export class SqlLedger implements Ledger {
             .insertInto('ledger')
             .values({ id: `rel_${s.reservationId}`, key_id: s.keyId, kind: 'release', amount: held, reservation_id: s.reservationId, request_id: s.requestId, reason: 'settled', created_at: now })
             .execute();
+        } else {
+          // settled before (exactly once), or it expired and was released: then the charge still stands, within the balance
+          const before = await settledBefore();
+          if (before !== null) return before;
         }
-        // else: it expired and was released already; the charge still stands, within the balance
+      } else {
+        const before = await settledBefore();
+        if (before !== null) return before;
       }
       const budgeted = s.reservationId !== null;
       let charge = s.amount;
