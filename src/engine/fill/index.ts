@@ -19,6 +19,10 @@
  * patch's match instead of averaging, which keeps grain and fine texture
  * (voting blurs them), blending into the vote near the rim.
  *
+ * Seeds other than 0 also prefer their own parts of the picture as sources
+ * on the coarsest level (variation.ts), so that fills with different seeds
+ * differ visibly in the shapes they continue, not only in noise.
+ *
  * Pure and synchronous; all randomness comes from `options.seed`, and all
  * arithmetic is integer, or float64 in a fixed order with only + - * /, so
  * the same input and seed give the same bytes everywhere.
@@ -30,6 +34,7 @@ import { computeDistances, guideField, patchMatchPass, randomNnf, sharpen, upsam
 import { buildGuide, enlargeGuide, GUIDE_SIDE, halveGuide } from './structure.js';
 import { Rng } from './rng.js';
 import { smoothFill } from './smooth.js';
+import { biasGrid, levelBias } from './variation.js';
 
 export interface FillOptions {
   /** all randomness comes from a PRNG seeded with this */
@@ -164,6 +169,7 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
   }
 
   const guides = levelGuides(levels);
+  const bias = biasGrid(options.seed, w, h);
   const rng = new Rng(options.seed);
   const count = levels.length;
   let pass = 0;
@@ -175,7 +181,9 @@ export function contentAwareFill(image: RgbaImage, hole: Uint8Array, options: Fi
     const nnd = new Int32Array(lv.w * lv.h);
     const weights = new Float64Array(lv.w * lv.h);
     let nnf: Int32Array;
-    const guide = guides[li] ? guideField(guides[li]!, lv.w, info.r) : null;
+    // a variant's source preference, on the coarsest level only (variation.ts)
+    const lb = bias && li === count - 1 ? levelBias(bias, lv.w, lv.h, info.r, alphaVaries ? 4 : 3) : null;
+    const guide = guides[li] || lb ? guideField(guides[li] ?? null, lv.w, info.r, lb) : null;
     if (prev === null) {
       greedyFill(lv, info, rng, alphaVaries, stop, guide);
       nnf = randomNnf(lv, info, rng);

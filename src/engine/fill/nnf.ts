@@ -123,22 +123,26 @@ const NO_LIMIT = 0x7fffffff;
 export const GUIDE_WEIGHT = 5;
 
 export interface GuideField {
-  /** RGBA guide of this level (same size) */
-  img: Uint8Array;
+  /** RGBA guide of this level (same size); null: no guide, only a source bias */
+  img: Uint8Array | null;
   /** byte offsets of the nine sample points from a patch centre */
   taps: Int32Array;
+  /** a variant's cost for using the source patch centred at each pixel (see variation.ts); null: none */
+  bias: Int32Array | null;
 }
 
-export function guideField(img: Uint8Array, w: number, r: number): GuideField {
+export function guideField(img: Uint8Array | null, w: number, r: number, bias: Int32Array | null = null): GuideField {
   const taps = new Int32Array(9);
   let k = 0;
   for (let dy = -r; dy <= r; dy += r) for (let dx = -r; dx <= r; dx += r) taps[k++] = (dy * w + dx) * 4;
-  return { img, taps };
+  return { img, taps, bias };
 }
 
-/** Guide distance between the patches centred at pixels p and q. */
+/** Guide distance between the patches centred at pixels p and q, plus the source bias of q. */
 export function guideDist(g: GuideField, p: number, q: number): number {
-  const { img, taps } = g;
+  const { img, taps, bias } = g;
+  const extra = bias === null ? 0 : bias[q];
+  if (img === null) return extra;
   const a = p << 2;
   const b = q << 2;
   let d = 0;
@@ -150,7 +154,7 @@ export function guideDist(g: GuideField, p: number, q: number): number {
     const e2 = img[ta + 2] - img[tb + 2];
     d += e0 * e0 + e1 * e1 + e2 * e2;
   }
-  return d * GUIDE_WEIGHT;
+  return d * GUIDE_WEIGHT + extra;
 }
 
 /** Random NNF: every target gets a uniformly drawn valid source patch. */
