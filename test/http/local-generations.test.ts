@@ -344,5 +344,11 @@ describe('variations on the built-in engine', () => {
     assert.deepEqual(await refused(await makePng(300, 200), 'in.png'), [400, 'invalid_value', 'image']);
     assert.deepEqual(await refused(await makePng(256, 256), 'in.png', { prompt: 'a hat' }), [400, 'unknown_parameter', 'prompt']);
     assert.deepEqual(await refused(await makePng(256, 256), 'in.png', { size: '1536x1024' }), [400, 'invalid_value', 'size']);
+    // a square PNG over DALL·E's 4 MB: noise does not compress
+    const noise = Buffer.alloc(1200 * 1200 * 3);
+    for (let i = 0, h = 7; i < noise.length; i++) noise[i] = (h = (Math.imul(h, 1103515245) + 12345) >>> 0) >>> 24;
+    const big = await sharp(noise, { raw: { width: 1200, height: 1200, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    assert.ok(big.length > 4 * 1024 * 1024, `${big.length} bytes`);
+    assert.deepEqual(await refused(big, 'big.png'), [413, 'file_too_large', 'image']);
   });
 });
