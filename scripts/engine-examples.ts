@@ -96,6 +96,7 @@ const portrait = (): RgbaImage =>
 interface Example {
   file: string;
   prompt: string;
+  /** none: a generation (drawn from nothing), shown without a before panel */
   input: RgbaImage | RgbaImage[];
   /** edit region (alpha 0 in the mask) in input pixels */
   mask?: { x: number; y: number; w: number; h: number };
@@ -170,6 +171,14 @@ async function main(): Promise<void> {
     // n = 3: the nominal edit, then stronger and weaker, each caption moved and sized a little
     { file: '36-variants-text', prompt: "add 'SALE' at the top and make it black and white", input: land, job: { n: 3 } },
     { file: '37-variants-vintage', prompt: 'vintage', input: land, job: { n: 3 } },
+    // generations: drawn from nothing (no before panel), n = 3 variants each
+    { file: '38-generate-poster', prompt: "a poster that says 'Grand Opening' in big white letters on dark green", input: [], job: { kind: 'generate', n: 3 } },
+    { file: '39-generate-gradient', prompt: 'a gradient from navy to orange', input: [], job: { kind: 'generate', n: 3 } },
+    { file: '40-generate-stripes', prompt: 'blue and white stripes', input: [], job: { kind: 'generate', n: 3 } },
+    { file: '41-generate-dots', prompt: 'white polka dots on red', input: [], job: { kind: 'generate', n: 3 } },
+    { file: '42-generate-checkerboard', prompt: "a checkerboard with a thick red border", input: [], job: { kind: 'generate', n: 3 } },
+    // variations (DALL·E 2's operation): no prompt; before, then three variations
+    { file: '43-variations', prompt: '', input: land, job: { kind: 'vary', n: 3 } },
   ];
 
   for (const ex of examples) {
@@ -181,11 +190,11 @@ async function main(): Promise<void> {
       paths.push(p);
     }
     let maskPath: string | null = null;
-    const first = inputs[0]!;
+    const first = inputs[0];
     if (ex.mask) {
       const m = ex.mask;
       maskPath = path.join(tmp, `${ex.file}-mask.png`);
-      await savePng(draw(first.width, first.height, (x, y) => [0, 0, 0, x >= m.x && x < m.x + m.w && y >= m.y && y < m.y + m.h ? 0 : 255]), maskPath);
+      await savePng(draw(first!.width, first!.height, (x, y) => [0, 0, 0, x >= m.x && x < m.x + m.w && y >= m.y && y < m.y + m.h ? 0 : 255]), maskPath);
     }
     const job: EngineJob = {
       prompt: ex.prompt,
@@ -204,9 +213,11 @@ async function main(): Promise<void> {
     const result = await engine.run(job);
     const ms = performance.now() - started;
 
-    // before: the first input (all inputs side by side for a merge), with the mask outlined
-    let before: Buffer;
-    if (inputs.length > 1) {
+    // before: the first input (all inputs side by side for a merge), with the mask outlined; none for a generation
+    let before: Buffer | null = null;
+    if (!first) {
+      before = null;
+    } else if (inputs.length > 1) {
       const halves = await Promise.all(
         inputs.map(async (img) =>
           sharp(Buffer.from(img.data.buffer), { raw: { width: img.width, height: img.height, channels: 4 } })
@@ -232,7 +243,7 @@ async function main(): Promise<void> {
       before = await sharp(Buffer.from(img.data.buffer), { raw: { width: img.width, height: img.height, channels: 4 } }).png().toBuffer();
     }
     // before, then every output (n > 1: the variants side by side)
-    const panels = [before, ...result.images.map((i) => i.bytes)];
+    const panels = [...(before ? [before] : []), ...result.images.map((i) => i.bytes)];
     const sheet = await sharp({ create: { width: panels.length * W + (panels.length - 1) * GAP, height: H, channels: 4, background: '#ffffff' } })
       .composite(await Promise.all(panels.map(async (b, i) => ({ input: await panel(b), left: i * (W + GAP), top: 0 }))))
       .png({ compressionLevel: 9, palette: true, quality: 90 })

@@ -19,6 +19,8 @@ import { addText } from './ops/text.js';
 import { removeBackground, replaceBackground } from './ops/background.js';
 import { CONFIDENT, segmentForeground } from './segment/index.js';
 import { composeAt, merge } from './ops/merge.js';
+import { drawGradient, drawPattern, fillCanvas, spreadColor } from './ops/draw.js';
+import { luma, type Rgb } from './colors.js';
 
 /**
  * Strength multiplier of variant i: 1 for variant 0 (the nominal edit), then
@@ -93,9 +95,30 @@ export function variesByVariant(op: Op): boolean {
     case 'invert': case 'recolor': case 'rotate': case 'flip': case 'crop-square': case 'fit':
     case 'remove-background': case 'replace-background': case 'merge':
       return false;
+    // drawn ops (canvas, gradient, pattern) vary their colours, tilt, width and phase
     default:
       return true;
   }
+}
+
+/** Variant i of a pattern: its width × 1.5^k like any strength, and shifted by a golden fraction of its period. */
+const patternPhase = (variant: number): number => (variant * 0.618034) % 1;
+
+/**
+ * Where letters or a pattern of no stated colour go: black on a light
+ * picture, white on a dark or transparent one (the mean luma of the opaque
+ * pixels, sampled).
+ */
+function standOut(img: RgbaImage): Rgb {
+  const d = img.data;
+  let sum = 0, count = 0;
+  const step = Math.max(1, Math.floor(d.length / 4 / 4096)) * 4;
+  for (let p = 0; p < d.length; p += step) {
+    if (d[p + 3]! < 128) continue;
+    sum += luma(d[p]!, d[p + 1]!, d[p + 2]!);
+    count++;
+  }
+  return count > 0 && sum / count > 140 ? [17, 17, 17] : [255, 255, 255];
 }
 
 export interface EditState {
@@ -122,6 +145,13 @@ export interface ApplyContext {
   captureFill: boolean;
   /** fill the region first (DALL·E: the transparent area has no content to edit) */
   prefill: boolean;
+  /**
+   * A generation: captions of no stated colour stand out from what is drawn
+   * below; with `transparentCanvas` (background=transparent) the canvas,
+   * gradient and pattern backgrounds are left out, so only what lies on them
+   * is drawn.
+   */
+  drawing?: { transparentCanvas: boolean };
 }
 
 export interface ApplyResult {
@@ -298,11 +328,12 @@ export async function applyOps(
         const area = state.region !== null ? regionBounds(state.region, img.width, img.height) : null;
         if (state.region !== null && area === null) { label = null; break; }
         const style = {
-          color: op.color ?? ([255, 255, 255] as const),
+          color: op.color ?? (ctx.drawing ? standOut(img) : ([255, 255, 255] as const)),
           size: op.size,
           weight: op.weight,
           outline: op.outline,
-          scale: Math.sqrt(f),
+          // on a drawn poster the words are the picture: boxes half as tall again
+          scale: Math.sqrt(f) * (ctx.drawing ? 1.5 : 1),
           jitter: textJitter(ctx.variant),
         };
         state = await inRegion(state, (m) => addText(m, op.text, op.position, style, area ?? undefined));
@@ -354,6 +385,29 @@ export async function applyOps(
       case 'fit':
         // how the result meets the output size is the runner's last step (run.ts finishPixels)
         break;
+      case 'canvas':
+      case 'gradient': {
+        if (ctx.drawing?.transparentCanvas) {
+          warnings.push(`background=transparent: the ${describeOp(op)} was left out`);
+          label = null;
+          break;
+        }
+        state = {
+          image: op.kind === 'canvas'
+            ? fillCanvas(img, spreadColor(op.color, ctx.variant))
+            // variants tilt a linear gradient by ±10°, ±20°, … as well as moving its colours
+            : drawGradient(img, spreadColor(op.from, ctx.variant), spreadColor(op.to, ctx.variant), op.direction, op.direction === 'radial' ? 0 : textJitter(ctx.variant)[1] * 10 * Math.ceil(ctx.variant / 2)),
+          region: state.region,
+        };
+        break;
+      }
+      case 'pattern': {
+        const fg = op.fg ? spreadColor(op.fg, ctx.variant) : standOut(img);
+        const bg = op.bg && !ctx.drawing?.transparentCanvas ? spreadColor(op.bg, ctx.variant) : null;
+        if (op.bg && !bg) warnings.push(`background=transparent: the ${op.bgName} between the ${op.pattern === 'dots' ? 'dots' : op.pattern} was left out`);
+        state = await inRegion(state, (m) => drawPattern(m, { pattern: op.pattern, fg, bg, direction: op.direction, scale: op.scale * variantFactor(ctx.variant), phase: patternPhase(ctx.variant) }));
+        break;
+      }
       case 'fill': {
         // the transparent area was already filled, or this region was just filled
         if (ctx.prefill || (filledRegion !== undefined && filledRegion === state.region)) { label = null; break; }

@@ -13,8 +13,9 @@
 import { COLOR_PATTERN, parseColor, type Rgb } from './colors.js';
 import type { MergeLayout } from './ops/merge.js';
 import type { TextOutline, TextPosition, TextSize, TextWeight } from './ops/text.js';
+import type { GradientDirection, PatternKind, StripeDirection } from './ops/draw.js';
 
-export type { MergeLayout, TextOutline, TextPosition, TextSize, TextWeight };
+export type { GradientDirection, MergeLayout, PatternKind, StripeDirection, TextOutline, TextPosition, TextSize, TextWeight };
 
 /**
  * One edit. `strength` fields are multipliers of the nominal intensity (1);
@@ -57,7 +58,23 @@ export type Op =
   | { kind: 'zoom'; factor: number }
   | { kind: 'border'; color: Rgb; colorName: string; thickness: number | null; strength: number }
   | { kind: 'merge'; layout: MergeLayout }
-  | { kind: 'fill'; target: string | null };
+  | { kind: 'fill'; target: string | null }
+  // generations only (parseInstructions with `generation`): what is drawn on the empty canvas first
+  | { kind: 'canvas'; color: Rgb; colorName: string }
+  | { kind: 'gradient'; from: Rgb; fromName: string; to: Rgb; toName: string; direction: GradientDirection }
+  | {
+      kind: 'pattern';
+      pattern: PatternKind;
+      /** the stripes, the dark squares, the dots; null = whichever of black or white stands out from what is below */
+      fg: Rgb | null;
+      fgName: string | null;
+      /** between them; null = the canvas below shows */
+      bg: Rgb | null;
+      bgName: string | null;
+      direction: StripeDirection;
+      /** "thin" 0.5, "thick" 2 */
+      scale: number;
+    };
 
 export interface ParsedInstructions {
   ops: Op[];
@@ -258,6 +275,8 @@ interface RuleContext {
   prompt: string;
   norm: string;
   quotes: Map<number, string>;
+  /** where a caption goes when the prompt does not say: the bottom of an edited picture, the centre of a drawn one */
+  textDefault: TextPosition;
 }
 
 interface Rule {
@@ -272,7 +291,8 @@ const adjustable = (core: string): RegExp =>
 
 const TEXT_VERB = '(?:add|write|put|place|insert|overlay|type|print|draw|display|stamp|include|show|caption|label|title)';
 const TEXT_NOUN =
-  '(?:text|texts|words?|caption|title|label|heading|headline|message|slogan|tagline|quote|banner|sign|lettering|inscription)';
+  '(?:text|texts|words?|caption|title|label|heading|headline|message|slogan|tagline|quote|banner|sign|lettering|inscription|' +
+  'poster|flyer|placard|card|billboard|signboard)';
 const TEXT_SAY = '(?:saying|that says|which says|reading|that reads|which reads|of|with|:|=)';
 const TEXT_SIZE =
   '(?:(?:very|really|extra|super)\\s+)?(?:tiny|small|smaller|little|medium(?:\\s+sized?)?|normal\\s+sized?|big|bigger|large|larger|huge|giant|enormous|massive|oversized)';
@@ -344,7 +364,7 @@ function textOp(ctx: RuleContext, m: RegExpExecArray, text: string, textStart: n
   const end = m.index + m[0].length;
   const lead = ctx.norm.slice(m.index, textStart);
   const tail = ctx.norm.slice(textEnd, end);
-  const position = positionIn(tail) ?? positionIn(lead) ?? 'bottom';
+  const position = positionIn(tail) ?? positionIn(lead) ?? ctx.textDefault;
   const { upper, ...style } = textStyleIn(`${lead} ${tail}`.replace(new RegExp(QUOTE, 'g'), ' '));
   return [{ kind: 'text', text: upper ? text.trim().toUpperCase() : text.trim(), position, ...style }];
 }
@@ -727,6 +747,108 @@ const RULES: Rule[] = [
 ];
 
 // ---------------------------------------------------------------------------
+// generation rules: what can be drawn on an empty canvas (tried before RULES)
+
+const GRADIENT_ADJ = '(?:smooth|soft|subtle|linear|radial|circular|diagonal|vertical|horizontal|colou?r)';
+const GRADIENT_NOUN = `(?:(?:${GRADIENT_ADJ}\\s+)*gradient(?:\\s+(?:background|backdrop|bg|fill|canvas|wallpaper))?)`;
+const GRADIENT_DIR =
+  '(?:(?:going\\s+|running\\s+)?(?:from\\s+)?(?:the\\s+)?(?:top\\s+to\\s+(?:the\\s+)?bottom|bottom\\s+to\\s+(?:the\\s+)?top|left\\s+to\\s+(?:the\\s+)?right|right\\s+to\\s+(?:the\\s+)?left|' +
+  '(?:cent(?:er|re)|middle)(?:\\s+out(?:wards?)?|\\s+to\\s+the\\s+(?:edges?|corners?|outside))|corner\\s+to\\s+corner)|diagonally|horizontally|vertically|radially)';
+const PAIR_JOIN = '\\s*(?:and|&|to|into|,)\\s*';
+const PATTERN_ADJ = '(?:vertical|horizontal|diagonal|thin|thick|wide|narrow|broad|fine|bold|big|large|small|tiny|little|classic)';
+const PATTERN_NOUN =
+  '(?:(?:pin\\s*)?stripes|striped(?:\\s+pattern)?|stripe\\s+pattern|' +
+  'checker(?:board|ed)?(?:\\s+pattern)?|chequer(?:board|ed)?(?:\\s+pattern)?|chess\\s*board(?:\\s+pattern)?|checks|' +
+  'polka\\s+dots?(?:\\s+pattern)?|dots|dotted(?:\\s+pattern)?|spots|spotted(?:\\s+pattern)?)';
+const CANVAS_ADJ = '(?:plain|solid|flat|pure|simple|blank|empty|uniform|single|full|bright|vivid|deep|rich)';
+const CANVAS_NOUN = '(?:canvas|background|backdrop|bg|square|rectangle|image|picture|colou?r|fill|field|wallpaper|page|screen|sheet)';
+
+/** Colours named in `text`, in order. */
+function colorsIn(text: string): { rgb: Rgb; name: string }[] {
+  return [...text.matchAll(new RegExp(`(?<![a-z0-9#])${COLOR}`, 'g'))].map((m) => parseColor(m[0])).filter((c): c is { rgb: Rgb; name: string } => c !== null);
+}
+
+const WHITE: Rgb = [255, 255, 255];
+const BLACK: Rgb = [0, 0, 0];
+
+const GENERATION_RULES: Rule[] = [
+  {
+    name: 'gradient',
+    re: rx(
+      [
+        `(?:(?:a|an)\\s+)?${GRADIENT_NOUN}(?:\\s+(?:going|running|fading|blending))?(?:\\s+(?:from|of|in))?\\s+${COLOR}${PAIR_JOIN}${COLOR}(?:\\s+${GRADIENT_DIR})?`,
+        `(?:(?:a|an)\\s+)?(?:from\\s+)?${COLOR}${PAIR_JOIN}${COLOR}\\s+${GRADIENT_NOUN}(?:\\s+${GRADIENT_DIR})?`,
+        `${COLOR}\\s+(?:fading|blending|fades|blends|fade|blend|going|turning)\\s+(?:in)?to\\s+${COLOR}(?:\\s+${GRADIENT_DIR})?`,
+        `(?:(?:a|an)\\s+)?${GRADIENT_NOUN}(?:\\s+${GRADIENT_DIR})?`,
+      ].join('|'),
+    ),
+    build: (m) => {
+      const t = m[0];
+      const [a, b] = colorsIn(t);
+      let from = a ?? { rgb: BLACK, name: 'black' };
+      let to = b ?? { rgb: WHITE, name: 'white' };
+      let direction: GradientDirection = 'vertical';
+      if (/radial|circular|cent(?:er|re)|middle/.test(t)) direction = 'radial';
+      else if (/diagonal|corner/.test(t)) direction = 'diagonal';
+      else if (/horizontal|left\s+to|right\s+to/.test(t)) direction = 'horizontal';
+      // "from the bottom to the top": the first colour goes where the gradient starts
+      if (/bottom\s+to\s+(?:the\s+)?top|right\s+to\s+(?:the\s+)?left/.test(t)) [from, to] = [to, from];
+      return [{ kind: 'gradient', from: from.rgb, fromName: from.name, to: to.rgb, toName: to.name, direction }];
+    },
+  },
+  {
+    name: 'pattern',
+    re: rx(
+      `(?:(?:a|an|some)\\s+)?(?:${PATTERN_ADJ}\\s+){0,2}(?:${COLOR}(?:${PAIR_JOIN}${COLOR})?\\s+)?(?:${PATTERN_ADJ}\\s+){0,2}${PATTERN_NOUN}` +
+        `(?:\\s+(?:in|of)\\s+${COLOR}(?:${PAIR_JOIN}${COLOR})?)?(?:\\s+(?:vertically|horizontally|diagonally))?`,
+    ),
+    build: (m) => {
+      const t = m[0];
+      const pattern: PatternKind = /stripe/.test(t) ? 'stripes' : /dot|spot/.test(t) ? 'dots' : 'checkerboard';
+      const [a, b] = colorsIn(t);
+      // a checkerboard of one colour or none is still two colours; stripes and dots of one colour lie on the canvas
+      const fg = a ?? (pattern === 'checkerboard' ? { rgb: BLACK, name: 'black' } : null);
+      const bg = b ?? (pattern === 'checkerboard' ? (fg && fg.name === 'white' ? { rgb: BLACK, name: 'black' } : { rgb: WHITE, name: 'white' }) : null);
+      const direction: StripeDirection = /diagonal/.test(t) ? 'diagonal' : /horizontal/.test(t) ? 'horizontal' : 'vertical';
+      const scale = /\b(?:thin|narrow|fine|pin\s*stripes)\b/.test(t) ? 0.5 : /\btiny\b/.test(t) ? 0.4 : /\b(?:small|little)\b/.test(t) ? 0.6 : /\b(?:thick|wide|broad|bold|big|large)\b/.test(t) ? 2 : 1;
+      return [{ kind: 'pattern', pattern, fg: fg?.rgb ?? null, fgName: fg?.name ?? null, bg: bg?.rgb ?? null, bgName: bg?.name ?? null, direction, scale }];
+    },
+  },
+  {
+    name: 'canvas',
+    re: rx(
+      [
+        `(?:(?:a|an)\\s+)?(?:${CANVAS_ADJ}\\s+){0,2}${COLOR}(?:\\s+colou?red)?(?:\\s+(?:square|rectangular|plain|solid|blank|empty))?\\s+${CANVAS_NOUN}`,
+        `(?:on|against|over)\\s+(?:(?:a|an)\\s+)?(?:(?:${CANVAS_ADJ})\\s+){0,2}${COLOR}(?:\\s+(?:canvas|background|backdrop|bg|page|paper))?`,
+        `(?:(?:make|paint|fill|colou?r|turn)\\s+(?:it|everything|the\\s+(?:whole\\s+)?(?:canvas|background|image|picture|page))\\s+(?:(?:all|entirely|completely|in|with)\\s+)?|(?:solid|plain|pure|flat|all|just|only|entirely)\\s+)${COLOR}`,
+        `(?:canvas|background|backdrop|bg)\\s+(?:of|in|is|colou?r(?:ed)?)\\s+(?:(?:a|an)\\s+)?${COLOR}`,
+        `(?:(?:a|an)\\s+)?(?:blank|empty|plain)\\s+(?:canvas|page|image|picture|sheet)|(?:(?:a|an)\\s+)?canvas`,
+        `^[\\s,]*(?:(?:a|an)\\s+)?${COLOR}[\\s,]*$`,
+      ].join('|'),
+    ),
+    build: (m) => {
+      const c = colorIn(m[0]) ?? { rgb: WHITE, name: 'white' };
+      return [{ kind: 'canvas', color: c.rgb, colorName: c.name }];
+    },
+  },
+];
+
+/** After RULES, in generations: a quoted caption with no verb ("'Grand Opening' in big white letters"). */
+const GENERATION_TEXT_RULE: Rule = {
+  name: 'text (bare quote)',
+  re: rx(`${QUOTE}${TEXT_ATTRS}`),
+  build: (m, ctx) => {
+    const open = m.index;
+    const text = ctx.quotes.get(open);
+    if (text === undefined) return null;
+    return textOp(ctx, m, text, open, ctx.norm.indexOf(QUOTE_CLOSE, open) + 1);
+  },
+};
+
+/** Drawn first, in this order, whatever their place in the prompt: the canvas, then patterns, then the rest. */
+const drawRank = (op: Op): number => (op.kind === 'canvas' || op.kind === 'gradient' ? 0 : op.kind === 'pattern' ? 1 : 2);
+
+// ---------------------------------------------------------------------------
 // leftovers
 
 const FILLER = new Set(
@@ -769,14 +891,26 @@ function leftovers(prompt: string, norm: string, claimed: Uint8Array): string[] 
 
 // ---------------------------------------------------------------------------
 
+export interface ParseOptions {
+  /**
+   * A generation's prompt: what to draw on an empty canvas. Adds the drawing
+   * vocabulary (canvas, gradient, stripes, checkerboard, polka dots, a bare
+   * quoted caption), puts captions in the centre unless told otherwise, and
+   * orders the drawing first (canvas, then patterns, then the rest).
+   */
+  generation?: boolean;
+}
+
 /** Parse a prompt into operations (prompt order). Pure and deterministic. */
-export function parseInstructions(prompt: string): ParsedInstructions {
+export function parseInstructions(prompt: string, options: ParseOptions = {}): ParsedInstructions {
+  const generation = options.generation === true;
   const { norm, quotes } = normalise(prompt);
   const claimed = new Uint8Array(norm.length);
   const found: { start: number; ops: Op[] }[] = [];
-  const ctx: RuleContext = { prompt, norm, quotes };
+  const ctx: RuleContext = { prompt, norm, quotes, textDefault: generation ? 'center' : 'bottom' };
   let work = norm;
-  for (const rule of RULES) {
+  const rules = generation ? [...GENERATION_RULES, ...RULES, GENERATION_TEXT_RULE] : RULES;
+  for (const rule of rules) {
     rule.re.lastIndex = 0;
     let m: RegExpExecArray | null;
     let changed = false;
@@ -805,6 +939,7 @@ export function parseInstructions(prompt: string): ParsedInstructions {
       return [{ kind: 'merge', layout } as Op];
     });
   }
+  if (generation) ops = ops.map((op, i) => ({ op, i })).sort((a, b) => drawRank(a.op) - drawRank(b.op) || a.i - b.i).map((x) => x.op);
   const unmatched = leftovers(prompt, norm, claimed);
   return { ops, understood: ops.length > 0, unmatched };
 }
@@ -855,6 +990,13 @@ export function describeOp(op: Op): string {
     case 'border': return `${op.colorName} border${op.thickness !== null ? ` ${op.thickness}px` : ''}`;
     case 'merge': return `merge inputs (${op.layout})`;
     case 'fill': return op.target ? `content-aware fill (remove ${op.target})` : 'content-aware fill';
+    case 'canvas': return `${op.colorName} canvas`;
+    case 'gradient': return `${op.direction} gradient from ${op.fromName} to ${op.toName}`;
+    case 'pattern': {
+      const what = op.pattern === 'dots' ? 'polka dots' : op.pattern === 'stripes' ? `${op.direction} stripes` : 'checkerboard';
+      const colours = [op.fgName, op.bgName].filter((c) => c !== null);
+      return `${colours.length > 0 ? `${colours.join(' and ')} ` : ''}${what}${op.scale !== 1 ? ` (×${op.scale})` : ''}`;
+    }
   }
 }
 
@@ -867,6 +1009,28 @@ export const ENGINE_CAN_DO =
   "tint or recolour ('tint it blue', 'make it #3366ff'), pixelate, rotate, flip/mirror, crop to square, zoom in, border, " +
   "text (\"add 'SALE' in big red letters at the top\"), remove or replace the background, " +
   "remove/erase an object inside a mask, merge several images (docs/engine/README.md lists every phrasing)";
+
+/**
+ * What the engine can draw for a generation, in one line for error messages
+ * and warnings. Keep in step with GENERATION_RULES and docs/engine/README.md.
+ */
+export const ENGINE_CAN_DRAW =
+  "a plain canvas ('a red square canvas', 'solid navy'), a gradient ('a gradient from navy to orange', 'radial'), " +
+  "stripes, a checkerboard or polka dots ('blue and white stripes', 'white polka dots on red'), " +
+  "text (\"a poster that says 'Grand Opening' in big white letters on dark green\"), " +
+  'and then any edit on the drawing (a border, blur, …; docs/engine/README.md lists every phrasing)';
+
+/** What a generation's client is told about its prompt (x-imagegate-warning). Pure. */
+export function drawingWarnings(parsed: ParsedInstructions, prompt: string): string[] {
+  if (!parsed.understood) {
+    const what = parsed.unmatched.length > 0 ? parsed.unmatched.join("', '") : prompt.trim();
+    return [`the built-in engine cannot draw '${what}'; it drew a plain white canvas. It can draw: ${ENGINE_CAN_DRAW}`];
+  }
+  if (parsed.unmatched.length > 0) {
+    return [`part of the prompt could not be drawn and was left out: '${parsed.unmatched.join("', '")}'. The built-in engine can draw: ${ENGINE_CAN_DRAW}`];
+  }
+  return [];
+}
 
 /**
  * What the client is told about its instruction. Pure, so providers/local can

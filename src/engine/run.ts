@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { AutoSize, EngineImage, EngineInput, EngineJob, EngineResult, RgbaImage } from './types.js';
 import type { Background, Size } from '../types.js';
-import { describeOp, instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
+import { describeOp, drawingWarnings, instructionWarnings, parseInstructions, type MergeLayout, type Op } from './instructions.js';
+import { variationSpread, varyColours, varyCrop } from './ops/vary.js';
 import { applyOps, composeInputs, variesByVariant, type ApplyContext, type EditState, type FillSnapshot } from './apply.js';
 import { defaultFill, type ContentAwareFill } from './fill-bridge.js';
 import { EngineInputError } from './errors.js';
@@ -167,17 +168,21 @@ const toEngineImage = (bytes: Buffer, size: Size): EngineImage => ({ bytes, widt
 
 /** Run one job. Partial images go to `emitPartial` in order, each output's before the next output starts. */
 export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: RunDependencies = {}): Promise<EngineResult> {
-  const parsed = parseInstructions(job.prompt);
+  if (job.kind === 'vary') return runVariation(job, emitPartial);
+  const drawing = job.kind === 'generate';
+  const parsed = parseInstructions(job.prompt, { generation: drawing });
   const warnings: string[] = [];
 
   const images: RgbaImage[] = [];
   // a rotation or square crop may still need the output's longer side from the shorter one
   const workSide = maxOutputSide(job);
-  for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!, i, workSide));
+  if (!drawing) for (let i = 0; i < job.images.length; i++) images.push(await decode(job.images[i]!, i, workSide));
   if (images.length === 0) {
+    // a generation draws on an empty canvas of the output size (square for 'auto'): white, or clear when asked
     const blank = sizeFor(job, 1, 1);
-    images.push(createImage(blank.width, blank.height, [255, 255, 255, 255]));
-    warnings.push('no input image: the edit was applied to a blank white canvas');
+    const clear = drawing && job.background === 'transparent' && job.outputFormat !== 'jpeg';
+    images.push(createImage(blank.width, blank.height, clear ? [255, 255, 255, 0] : [255, 255, 255, 255]));
+    if (!drawing) warnings.push('no input image: the edit was applied to a blank white canvas');
   }
 
   // the edit region: an explicit mask, else (DALL·E) the first image's own transparency
@@ -197,7 +202,7 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
 
   let ops: Op[] = parsed.ops;
   if (!parsed.understood && region !== null && !prefill) ops = [{ kind: 'fill', target: null }];
-  warnings.push(...instructionWarnings(parsed, job.prompt, region !== null));
+  warnings.push(...(drawing ? drawingWarnings(parsed, job.prompt) : instructionWarnings(parsed, job.prompt, region !== null)));
   const merging = ops.some((o) => o.kind === 'merge');
   if (job.images.length > 1 && !merging) {
     warnings.push(`only the first of ${job.images.length} images was edited; ask to "merge" or put them "side by side" to combine them`);
@@ -225,7 +230,10 @@ export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: Run
   let size: Size | null = null;
   let backgroundConfidence: number | null = null;
   for (let v = 0; v < Math.max(1, job.n); v++) {
-    const ctx: ApplyContext = { variant: v, fill, canvas, captureFill: k > 0, prefill };
+    const ctx: ApplyContext = {
+      variant: v, fill, canvas, captureFill: k > 0, prefill,
+      ...(drawing ? { drawing: { transparentCanvas: job.background === 'transparent' && job.outputFormat !== 'jpeg' } } : {}),
+    };
     const res = await applyOps(composed.state, ops, ctx);
     size ??= sizeFor(job, res.state.image.width, res.state.image.height);
     const facts: FinishFacts = { notes: [], backgroundConfidence: null };
@@ -291,4 +299,38 @@ async function partialFrames(
   const scales = PROGRESSIVE.slice(PROGRESSIVE.length - (k - frames.length));
   for (const s of scales) frames.push(await progressive(final, s));
   return frames.slice(0, k);
+}
+
+/**
+ * A variation job: n versions of the first image, each with its own seeded
+ * spread of hue, saturation, tone and crop (ops/vary.ts), covering the output
+ * size. No prompt is read.
+ */
+async function runVariation(job: EngineJob, emitPartial: EmitPartial): Promise<EngineResult> {
+  const input = job.images[0];
+  if (!input) throw new EngineInputError(0, 'a variation needs an image');
+  const first = await decode(input, 0, maxOutputSide(job));
+  const size = sizeFor(job, first.width, first.height);
+  const k = Math.max(0, Math.min(3, Math.floor(job.partialImages)));
+  const outputs: EngineImage[] = [];
+  let operations: string[] = [];
+  let transparent = false;
+  for (let v = 0; v < Math.max(1, job.n); v++) {
+    const spread = variationSpread(v);
+    const varied = varyColours(varyCrop(first, spread), spread);
+    const final = await finishPixels(varied, size, 'cover', job, null);
+    if (v === 0) {
+      const sign = (x: number): string => (x >= 0 ? `+${x.toFixed(0)}` : x.toFixed(0));
+      operations = [
+        `variation: hue ${sign(spread.hue)}°, saturation ×${spread.saturation.toFixed(2)}, brightness ${sign(spread.brightness)}, ` +
+          `contrast ×${spread.contrast.toFixed(2)}, crop ${Math.round(spread.keep * 100)}%`,
+      ];
+    }
+    for (const [p, s] of PROGRESSIVE.slice(PROGRESSIVE.length - k).entries()) {
+      emitPartial(v, p, toEngineImage(await encode(await progressive(final, s), job.outputFormat, job.outputCompression), size));
+    }
+    if (job.outputFormat !== 'jpeg' && hasTransparency(final)) transparent = true;
+    outputs.push(toEngineImage(await encode(final, job.outputFormat, job.outputCompression), size));
+  }
+  return { images: outputs, size, background: transparent ? 'transparent' : 'opaque', operations, understood: true, warnings: [] };
 }

@@ -24,7 +24,16 @@ export interface EngineInput {
   bytes?: Uint8Array;
 }
 
+/**
+ * What the job asks: 'edit' the input images as the prompt says; 'generate'
+ * draws what the prompt says on an empty canvas (no input image);
+ * 'vary' makes n faithful variations of the first image (no prompt).
+ */
+export type EngineJobKind = 'edit' | 'generate' | 'vary';
+
 export interface EngineJob {
+  /** default 'edit' */
+  kind?: EngineJobKind;
   prompt: string;
   /** spooled input files, in order; already validated as png/jpeg/webp within the pixel limit */
   images: EngineInput[];

@@ -1,9 +1,9 @@
 /**
  * `imagegate generate` against a small server speaking OpenAI's
  * POST /v1/images/generations contract (JSON body; `image_generation.*`
- * stream events), since the gateway's own route is not on this branch yet.
- * Also the stream cases the built-in engine cannot produce on demand: an
- * error event after partial images, and `url` answers.
+ * stream events), for what the gateway cannot be made to do on demand (an
+ * error event after partial images, a safety refusal), and against the real
+ * gateway drawing on the built-in engine.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { imagegate, inProcess } from '../helpers/cli.js';
 import { decode } from '../helpers/images.js';
+import { startTestApp, type TestApp } from '../helpers/server.js';
 
 interface Seen {
   method: string;
@@ -185,5 +186,43 @@ describe('imagegate generate', () => {
     const download = seen.at(-1)!;
     assert.equal(download.url, '/files/hosted.png');
     assert.equal(download.headers.authorization, undefined);
+  });
+});
+
+describe('imagegate generate against the gateway on the built-in engine', () => {
+  let gw: TestApp;
+  before(async () => {
+    gw = await startTestApp();
+  });
+  after(async () => {
+    await gw.close();
+  });
+  const onGateway = () => ({ IMAGEGATE_KEY: gw.masterKey, IMAGEGATE_URL: gw.url });
+
+  test('n = 2 of "blue and white stripes": stripes-1.png and stripes-2.png, striped, different', async () => {
+    const d = scratch('engine');
+    const r = await imagegate(d, ['generate', '-p', 'blue and white stripes', '-n', '2', '--size', '1024x1024', '-o', 'stripes.png'], onGateway());
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'stripes-1.png\nstripes-2.png\n');
+    assert.doesNotMatch(r.stderr, /warning/);
+    const [a, b] = await Promise.all(['stripes-1.png', 'stripes-2.png'].map((f) => decode(fs.readFileSync(path.join(d, f)))));
+    assert.deepEqual([a!.format, a!.width, a!.height], ['png', 1024, 1024]);
+    const at = (x: number) => [...a!.data.subarray((500 * a!.width + x) * a!.channels, (500 * a!.width + x) * a!.channels + 3)];
+    // the first variant: blue over [171k, 171k + 85), white after
+    assert.deepEqual([at(40), at(128), at(171 + 40), at(171 + 128)], [[0, 0, 255], [255, 255, 255], [0, 0, 255], [255, 255, 255]]);
+    assert.ok(!a!.data.equals(b!.data), 'the two variants differ');
+  });
+
+  test('a stream of partial images on the engine, and a prompt it cannot draw said as a warning', async () => {
+    const d = scratch('engine-stream');
+    const r = await imagegate(d, ['generate', '-p', 'a gradient from navy to orange', '--partials', '2', '--size', '1024x1024'], onGateway());
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(d).sort(), ['out.partial-1.png', 'out.partial-2.png', 'out.png']);
+    const img = await decode(fs.readFileSync(path.join(d, 'out.png')));
+    assert.deepEqual([...img.data.subarray(0, 3)], [0, 0, 128], 'navy at the top');
+
+    const cat = await inProcess(d, 'generate', ['-p', 'a cat astronaut', '-o', 'cat.png'], onGateway());
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.match(cat.stderr, /^warning: the built-in engine cannot draw 'a cat astronaut'; it drew a plain white canvas\. It can draw: /m);
   });
 });

@@ -6,11 +6,11 @@
  */
 import { badRequest, GatewayError, invalidImageFile, serviceUnavailable } from '../../errors.js';
 import { isEngineBusyError, isEngineInputError } from '../../engine/errors.js';
-import type { AutoSize, Engine, EngineInput } from '../../engine/types.js';
+import type { AutoSize, Engine, EngineInput, EngineJobKind } from '../../engine/types.js';
 import type { ProviderConfig } from '../../config/index.js';
-import type { EditRequest, InputImage, Size } from '../../types.js';
+import type { EditRequest, InputImage, Operation, Size } from '../../types.js';
 import type { Capabilities, Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
-import { ENGINE_CAN_DO, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
+import { drawingWarnings, ENGINE_CAN_DO, ENGINE_CAN_DRAW, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
 
 /** GPT image models' allowed sizes, the candidates of size=auto. */
 export const AUTO_SIZES: readonly Size[] = [
@@ -19,7 +19,10 @@ export const AUTO_SIZES: readonly Size[] = [
   { width: 1024, height: 1536 },
 ];
 
-/** A fixed size stays; 'auto' lets the engine pick the candidate nearest the edited picture's shape. */
+/** The engine's name for what the request asks. */
+const JOB_KIND: Record<Operation, EngineJobKind> = { edit: 'edit', generation: 'generate', variation: 'vary' };
+
+/** A fixed size stays; 'auto' lets the engine pick the candidate nearest the edited picture's shape (square for a generation). */
 export function jobSize(req: EditRequest): Size | AutoSize {
   return req.size === 'auto' ? { auto: AUTO_SIZES } : req.size;
 }
@@ -42,7 +45,10 @@ const isMasked = (req: EditRequest): boolean =>
  * the same prompt and request always give the same answer, before any work.
  */
 export function unsupportedInstruction(req: EditRequest): GatewayError | null {
-  const parsed = parseInstructions(req.prompt);
+  // a variation reads no prompt
+  if (req.operation === 'variation') return null;
+  const drawing = req.operation === 'generation';
+  const parsed = parseInstructions(req.prompt, { generation: drawing });
   const problems: string[] = [];
   if (parsed.unmatched.length > 0) {
     problems.push(`it did not understand ${parsed.unmatched.map((u) => `'${u}'`).join(', ')}`);
@@ -57,8 +63,17 @@ export function unsupportedInstruction(req: EditRequest): GatewayError | null {
   return badRequest(
     'unsupported_instruction',
     'prompt',
-    `The built-in engine cannot do this instruction: ${problems.join('; ')}. It can: ${ENGINE_CAN_DO}.`,
+    drawing
+      ? `The built-in engine cannot draw this prompt: ${problems.join('; ')}. It can draw: ${ENGINE_CAN_DRAW}.`
+      : `The built-in engine cannot do this instruction: ${problems.join('; ')}. It can: ${ENGINE_CAN_DO}.`,
   );
+}
+
+/** What the client is told before the job runs (x-imagegate-warning, also on a stream). */
+function promptWarnings(req: EditRequest): string[] {
+  if (req.operation === 'variation') return [];
+  if (req.operation === 'generation') return drawingWarnings(parseInstructions(req.prompt, { generation: true }), req.prompt);
+  return instructionWarnings(parseInstructions(req.prompt), req.prompt, isMasked(req));
 }
 
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
@@ -104,8 +119,8 @@ const CAPABILITIES: Capabilities = {
   partialImages: true,
   maxImagesPerCall: 10,
   mode: 'sync',
-  // generations and variations: once the engine draws on an empty canvas and varies a picture by itself
-  operations: ['edit'],
+  // generations draw on an empty canvas; variations vary the one picture (engine/run.ts)
+  operations: ['edit', 'generation', 'variation'],
 };
 
 export function createLocalProvider(engine: Engine, settings: LocalProviderOptions = {}, name = 'local'): Provider {
@@ -117,7 +132,7 @@ export function createLocalProvider(engine: Engine, settings: LocalProviderOptio
     capabilities: () => CAPABILITIES,
 
     preflight(_model, req) {
-      return instructionWarnings(parseInstructions(req.prompt), req.prompt, isMasked(req));
+      return promptWarnings(req);
     },
 
     async edit(call: ProviderCall, io: ProviderIO): Promise<ProviderResult> {
@@ -129,6 +144,7 @@ export function createLocalProvider(engine: Engine, settings: LocalProviderOptio
       try {
         const result = await engine.run(
           {
+            kind: JOB_KIND[req.operation],
             prompt: req.prompt,
             images: req.images.map(engineInput),
             mask: req.mask ? engineInput(req.mask) : null,
