@@ -21,6 +21,7 @@ export interface FieldSpec {
   maximum?: number;
   minLength?: number;
   maxLength?: number;
+  multipleOf?: number;
   values?: readonly string[];
 }
 
@@ -109,11 +110,68 @@ export const Flux2FlexInputs: BodySchema = {
   },
 };
 
+/** FLUX1.1 [pro] and FLUX.1 [dev]: width/height multiples of 32 from 256 to 1440 */
+const PRO_SIDE: FieldSpec = { type: 'integer', multipleOf: 32, minimum: 256, maximum: 1440 };
+
+export const FluxPro11Inputs: BodySchema = {
+  title: 'FluxPro11Inputs',
+  required: [],
+  fields: {
+    prompt: OPT_STRING,
+    image_prompt: OPT_STRING,
+    width: PRO_SIDE,
+    height: PRO_SIDE,
+    prompt_upsampling: { type: 'boolean' },
+    seed: { type: 'integer', nullable: true },
+    safety_tolerance: { type: 'integer', minimum: 0, maximum: 6 },
+    output_format: OUTPUT_FORMAT,
+    ...WEBHOOK,
+  },
+};
+
+export const FluxDevInputs: BodySchema = {
+  title: 'FluxDevInputs',
+  required: [],
+  fields: {
+    prompt: { type: 'string' },
+    image_prompt: OPT_STRING,
+    width: PRO_SIDE,
+    height: PRO_SIDE,
+    steps: { type: 'integer', nullable: true, minimum: 1, maximum: 50 },
+    prompt_upsampling: { type: 'boolean' },
+    seed: { type: 'integer', nullable: true },
+    guidance: { type: 'number', nullable: true, minimum: 1.5, maximum: 5 },
+    safety_tolerance: { type: 'integer', minimum: 0, maximum: 6 },
+    output_format: OUTPUT_FORMAT,
+    ...WEBHOOK,
+  },
+};
+
+export const FluxUltraInput: BodySchema = {
+  title: 'FluxUltraInput',
+  required: [],
+  fields: {
+    prompt: OPT_STRING,
+    prompt_upsampling: { type: 'boolean' },
+    seed: { type: 'integer', nullable: true },
+    aspect_ratio: { type: 'string' },
+    safety_tolerance: { type: 'integer', minimum: 0, maximum: 6 },
+    output_format: OUTPUT_FORMAT,
+    raw: { type: 'boolean' },
+    image_prompt: OPT_STRING,
+    image_prompt_strength: { type: 'number', minimum: 0, maximum: 1 },
+    ...WEBHOOK,
+  },
+};
+
 /** The image endpoints the emulator serves, by path name, with the schema of their body. */
 export const ENDPOINT_SCHEMAS: Readonly<Record<string, BodySchema>> = {
   'flux-kontext-pro': FluxKontextProInputs,
   'flux-kontext-max': FluxKontextProInputs,
   'flux-pro-1.0-fill': FluxProFillInputs,
+  'flux-pro-1.1': FluxPro11Inputs,
+  'flux-dev': FluxDevInputs,
+  'flux-pro-1.1-ultra': FluxUltraInput,
   'flux-2-pro': Flux2Inputs,
   'flux-2-pro-preview': Flux2Inputs,
   'flux-2-max': Flux2Inputs,
@@ -181,6 +239,9 @@ function checkField(name: string, spec: FieldSpec, value: unknown): ValidationIs
       }
       if (spec.maximum !== undefined && value > spec.maximum) {
         return { type: 'less_than_equal', loc, msg: `Input should be less than or equal to ${spec.maximum}`, input: value, ctx: { le: spec.maximum } };
+      }
+      if (spec.multipleOf !== undefined && value % spec.multipleOf !== 0) {
+        return { type: 'multiple_of', loc, msg: `Input should be a multiple of ${spec.multipleOf}`, input: value, ctx: { multiple_of: spec.multipleOf } };
       }
       return null;
   }

@@ -12,6 +12,13 @@
  *   height multiples of 16 within 4 MP; Fill's mask readable, black and white
  *   without transparency, of the image's size; `safety_tolerance` at most 2
  *   with input images (resellers' notes on BFL, UNVERIFIED as BFL's own words);
+ * - the text-to-image endpoints (`flux-pro-1.1`, `flux-dev`,
+ *   `flux-pro-1.1-ultra`) take no `input_image` (unknown there, so refused),
+ *   sizes per their schema (width/height multiples of 32 in 256..1440, 1024x768
+ *   by default; Ultra an aspect ratio within 21:9..9:21, 16:9 by default, at
+ *   about 4 MP), and refuse a request with neither a prompt nor an
+ *   `image_prompt` (their schemas default the prompt to ""; that refusal's
+ *   words are UNVERIFIED);
  * - the submit answers `{id, polling_url, cost}` with the polling URL on a
  *   SECOND listener (another port, like BFL's regional hosts), so an adapter
  *   that builds the URL from its base instead of following it fails; the API
@@ -36,7 +43,7 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import { EmulatorBase, makeResultImage, sendJson, type Recorded } from './base.js';
-import { ENDPOINT_SCHEMAS, FluxKontextProInputs, FluxProFillInputs, validateBody, type ValidationIssue } from './bfl-schemas.js';
+import { ENDPOINT_SCHEMAS, FluxDevInputs, FluxKontextProInputs, FluxPro11Inputs, FluxProFillInputs, FluxUltraInput, validateBody, type ValidationIssue } from './bfl-schemas.js';
 
 export type JobPlan =
   /** Pending for `pendingPolls` polls, then Ready */
@@ -75,7 +82,7 @@ const PROMPT_PLANS: Array<[RegExp, JobPlan]> = [
 ];
 
 /** credits per task (1 credit = $0.01), near BFL's prices */
-const COST: Record<string, number> = { 'flux-kontext-pro': 4, 'flux-kontext-max': 8, 'flux-pro-1.0-fill': 5 };
+const COST: Record<string, number> = { 'flux-kontext-pro': 4, 'flux-kontext-max': 8, 'flux-pro-1.0-fill': 5, 'flux-pro-1.1': 4, 'flux-dev': 2.5, 'flux-pro-1.1-ultra': 6 };
 
 export interface SubmitSeen {
   endpoint: string;
@@ -265,6 +272,11 @@ export class BflEmulator extends EmulatorBase {
     const b = body as Record<string, unknown>;
     const fill = schema === FluxProFillInputs;
     const kontext = schema === FluxKontextProInputs;
+    const pro = schema === FluxPro11Inputs || schema === FluxDevInputs;
+    const ultra = schema === FluxUltraInput;
+    if ((pro || ultra) && !(typeof b.prompt === 'string' && b.prompt.trim() !== '') && !(typeof b.image_prompt === 'string' && b.image_prompt !== '')) {
+      throw invalid([valueError('prompt', 'a prompt or an image_prompt is required', b.prompt ?? null)]);
+    }
 
     // images, in order and without gaps
     const imageFields = fill ? ['image'] : Object.keys(schema.fields).filter((k) => /^input_image(_\d)?$/.test(k));
@@ -300,8 +312,11 @@ export class BflEmulator extends EmulatorBase {
       } else if (!(await sharp(images[0].bytes).metadata()).hasAlpha) {
         throw invalid([valueError('mask', 'no mask given and the image has no alpha channel to inpaint', null)]);
       }
-    } else if (kontext) {
-      let ratio = images.length ? images[0].width / images[0].height : 1;
+    } else if (pro) {
+      width = typeof b.width === 'number' ? b.width : 1024;
+      height = typeof b.height === 'number' ? b.height : 768;
+    } else if (kontext || ultra) {
+      let ratio = images.length ? images[0].width / images[0].height : ultra ? 16 / 9 : 1;
       if (b.aspect_ratio !== undefined && b.aspect_ratio !== null) {
         const r = /^(\d+):(\d+)$/.exec(String(b.aspect_ratio));
         const value = r && Number(r[2]) > 0 ? Number(r[1]) / Number(r[2]) : NaN;
@@ -310,9 +325,10 @@ export class BflEmulator extends EmulatorBase {
         }
         ratio = value;
       }
-      // Kontext answers about one megapixel in the asked shape
-      width = Math.round(Math.sqrt(1024 * 1024 * ratio) / 32) * 32;
-      height = Math.round(Math.sqrt((1024 * 1024) / ratio) / 32) * 32;
+      // Kontext answers about one megapixel in the asked shape, Ultra about four
+      const area = ultra ? 4 * 1024 * 1024 : 1024 * 1024;
+      width = Math.round(Math.sqrt(area * ratio) / 32) * 32;
+      height = Math.round(Math.sqrt(area / ratio) / 32) * 32;
     } else {
       const w = typeof b.width === 'number' ? b.width : 0;
       const h = typeof b.height === 'number' ? b.height : 0;

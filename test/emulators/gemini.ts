@@ -9,6 +9,8 @@
  *   Vertex-only imageConfig fields among them), values type-checked, bytes
  *   as base64 (a data URI fails to decode), a Part with two data fields
  *   refused, the 20 MB request limit;
+ * - a text part that is empty or blank is refused; text alone (no
+ *   inlineData) is a generation, drawn square unless a ratio is asked;
  * - per model: text-only models refuse IMAGE output, image models refuse
  *   more inputs than they take, more than one candidate, an aspect ratio or
  *   image size they do not know;
@@ -363,7 +365,11 @@ export class GeminiEmulator extends EmulatorBase {
       if (c.role !== undefined && c.role !== 'user' && c.role !== 'model') throw invalid('Please use a valid role: user, model.');
       if (!c.parts?.length) throw invalid(`* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`, `contents[${i}].parts`);
       for (const p of c.parts) {
-        if (p.text !== undefined) texts.push(p.text);
+        if (p.text !== undefined) {
+          // approx. wording; a prompt of nothing is refused rather than drawn from
+          if (p.text.trim() === '') throw invalid('Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again.');
+          texts.push(p.text);
+        }
         if (p.fileData !== undefined) throw invalid('Unsupported file uri in this emulator (approx.): send inline data.');
         if (p.inlineData) {
           const mimeType = p.inlineData.mimeType ?? '';
@@ -432,7 +438,7 @@ export class GeminiEmulator extends EmulatorBase {
       parts.push({ text: '**Planning the edit**\n\nKeeping the composition, changing what was asked.', thought: true });
       parts.push({ inlineData: { mimeType: 'image/png', data: draft.toString('base64') }, thought: true });
     }
-    parts.push({ text: 'Here is the edited image.' });
+    parts.push({ text: images.length ? 'Here is the edited image.' : 'Here is the image you asked for.' });
     parts.push({ inlineData: { mimeType: 'image/png', data: image.toString('base64') }, ...(info.gemini3 ? { thoughtSignature: Buffer.from(`sig-${this.counter}`).toString('base64') } : {}) });
     sendJson(res, 200, { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata: usage(promptTokens, 1290, words, images.length), ...common });
   }

@@ -12,6 +12,14 @@
  * edit (an OpenAI alpha mask sent as it is reads as all white), and recorded
  * decoded so a test can check the polarity on pixels.
  *
+ * The generate endpoints (`/v2beta/stable-image/generate/{core,ultra,sd3}`)
+ * likewise take their own fields only (an edit's `mask`, `grow_mask` or
+ * `search_prompt` is refused), `prompt` required, `aspect_ratio` one of the
+ * nine, sd3's `model` one of the SD 3.5 models and its formats jpeg and png;
+ * ultra and sd3's image-to-image (`image` with `strength`) is checked but
+ * not drawn from. Output sizes per ratio are SDXL's one-megapixel buckets
+ * (ultra: twice each side).
+ *
  * Prompts that play the provider's verdicts: "forbidden" → 403
  * content_moderation; "blur-me" → 200 CONTENT_FILTERED (a blurred image);
  * "public-figure" → 422 public_figure; Cyrillic or CJK letters → 422
@@ -80,6 +88,33 @@ const RULES: Record<Endpoint, EndpointRules> = {
 
 const MAX_BODY = 10 * 1024 * 1024;
 
+type GenerateEndpoint = 'core' | 'ultra' | 'sd3';
+
+const GENERATE_RULES: Record<GenerateEndpoint, { files: readonly string[]; fields: readonly string[]; formats: readonly string[] }> = {
+  core: { files: [], fields: ['prompt', 'negative_prompt', 'aspect_ratio', 'seed', 'style_preset', 'output_format'], formats: ['jpeg', 'png', 'webp'] },
+  ultra: { files: ['image'], fields: ['prompt', 'negative_prompt', 'aspect_ratio', 'seed', 'output_format', 'strength'], formats: ['jpeg', 'png', 'webp'] },
+  sd3: {
+    files: ['image'],
+    fields: ['prompt', 'mode', 'aspect_ratio', 'model', 'seed', 'output_format', 'negative_prompt', 'cfg_scale', 'strength'],
+    formats: ['jpeg', 'png'],
+  },
+};
+
+const SD3_MODELS = ['sd3.5-large', 'sd3.5-large-turbo', 'sd3.5-medium', 'sd3.5-flash'];
+
+/** one-megapixel output per aspect ratio */
+const RATIO_SIZES: Record<string, [number, number]> = {
+  '21:9': [1536, 640],
+  '16:9': [1344, 768],
+  '3:2': [1216, 832],
+  '5:4': [1088, 896],
+  '1:1': [1024, 1024],
+  '4:5': [896, 1088],
+  '2:3': [832, 1216],
+  '9:16': [768, 1344],
+  '9:21': [640, 1536],
+};
+
 /** An error answer: its status, short name and messages. */
 class Refusal extends Error {
   constructor(
@@ -109,11 +144,22 @@ export interface EditSeen {
   headers: http.IncomingHttpHeaders;
 }
 
+export interface GenerateSeen {
+  endpoint: GenerateEndpoint;
+  accept: string;
+  fields: Map<string, string>;
+  headers: http.IncomingHttpHeaders;
+  width: number;
+  height: number;
+}
+
 export class StabilityEmulator extends EmulatorBase {
   /** every image this emulator answered, in order: a client must get exactly these bytes */
   readonly emitted: Buffer[] = [];
   /** the edit requests it accepted, parsed */
   readonly edits: EditSeen[] = [];
+  /** the generate requests it accepted, parsed */
+  readonly generations: GenerateSeen[] = [];
   counter = 0;
 
   constructor(readonly options: StabilityEmulatorOptions) {
@@ -128,6 +174,7 @@ export class StabilityEmulator extends EmulatorBase {
   override reset(): void {
     super.reset();
     this.edits.length = 0;
+    this.generations.length = 0;
     this.emitted.length = 0;
   }
 
@@ -140,6 +187,11 @@ export class StabilityEmulator extends EmulatorBase {
       }
       if (req.method === 'GET' && req.path === '/v1/user/balance') {
         sendJson(res, 200, { credits: 42.5 });
+        return;
+      }
+      const g = /^\/v2beta\/stable-image\/generate\/([\w-]+)$/.exec(req.path);
+      if (req.method === 'POST' && g && g[1] in GENERATE_RULES) {
+        await this.generate(req, res, g[1] as GenerateEndpoint);
         return;
       }
       const m = /^\/v2beta\/stable-image\/edit\/([\w-]+)$/.exec(req.path);
@@ -219,18 +271,77 @@ export class StabilityEmulator extends EmulatorBase {
       maskLuma = { width: info.width, height: info.height, data };
     }
 
-    // the provider's verdicts on the words
-    const words = `${fields.get('prompt') ?? ''} ${fields.get('search_prompt') ?? ''} ${fields.get('negative_prompt') ?? ''}`;
-    if (/forbidden/i.test(words)) {
-      throw new Refusal(403, 'content_moderation', ['Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.']);
-    }
-    if (/public-figure/i.test(words)) throw new Refusal(422, 'public_figure', ['Our system detected the likeness of a public figure in your request, which is not allowed.']);
-    if (/[\u0400-\u04ff\u3040-\u30ff\u4e00-\u9fff]/.test(words)) throw new Refusal(422, 'invalid_language', ['English is the only supported language for this service.']);
-    const filtered = /blur-me/i.test(words);
-
+    const filtered = judge(fields);
     this.edits.push({ endpoint, accept, fields, image, mask, maskLuma, headers: req.headers });
+    await this.reply(res, accept, fields, format, facts.width, facts.height, filtered, endpoint === 'remove-background');
+  }
+
+  /** the generate endpoints: text to image (ultra and sd3 also image to image, checked but drawn like text) */
+  private async generate(req: Recorded, res: http.ServerResponse, endpoint: GenerateEndpoint): Promise<void> {
+    if (req.body.length > MAX_BODY) throw new Refusal(413, 'payload_too_large', ['body: payloads cannot be larger than 10MiB in size']);
+    const accept = (req.headers.accept ?? 'image/*').trim();
+    if (accept !== 'image/*' && accept !== 'application/json') throw bad(`accept: must be one of image/* or application/json, got "${accept}"`);
+    if (!req.fields || !req.files) throw bad('content-type: must be multipart/form-data');
+    const rules = GENERATE_RULES[endpoint];
+    const fields = new Map<string, string>();
+    for (const [name, value] of req.fields) {
+      if (!rules.fields.includes(name)) throw bad(`${name}: is not a parameter of generate/${endpoint}`);
+      if (fields.has(name)) throw bad(`${name}: sent more than once`);
+      fields.set(name, value);
+    }
+    const files = new Map<string, FilePart>();
+    for (const f of req.files) {
+      if (!rules.files.includes(f.name)) throw bad(`${f.name}: is not a parameter of generate/${endpoint}`);
+      if (files.has(f.name)) throw bad(`${f.name}: sent more than once`);
+      files.set(f.name, f);
+    }
+    if (!fields.has('prompt')) throw bad('prompt: is required');
+    for (const name of ['prompt', 'negative_prompt'] as const) {
+      const v = fields.get(name);
+      if (v !== undefined && (v.trim().length < 1 || v.length > 10_000)) throw bad(`${name}: must be between 1 and 10000 characters`);
+    }
+    const format = fields.get('output_format') ?? 'png';
+    if (!rules.formats.includes(format)) throw bad(`output_format: must be one of ${rules.formats.join(', ')}`);
+    const seedText = fields.get('seed');
+    if (seedText !== undefined && (!/^\d+$/.test(seedText) || Number(seedText) > 4_294_967_294)) throw bad('seed: must be an integer between 0 and 4294967294');
+    const style = fields.get('style_preset');
+    if (style !== undefined && !STYLE_PRESETS.includes(style)) throw bad(`style_preset: must be one of ${STYLE_PRESETS.join(', ')}`);
+    const model = fields.get('model');
+    if (model !== undefined && !SD3_MODELS.includes(model)) throw bad(`model: must be one of ${SD3_MODELS.join(', ')}`);
+    const ratio = fields.get('aspect_ratio');
+    if (ratio !== undefined && !(ratio in RATIO_SIZES)) throw bad(`aspect_ratio: must be one of ${Object.keys(RATIO_SIZES).join(', ')}`);
+
+    // image to image: sd3 says so in `mode`; ultra by sending an image; either way with a strength and no ratio
+    const mode = fields.get('mode') ?? 'text-to-image';
+    if (mode !== 'text-to-image' && mode !== 'image-to-image') throw bad('mode: must be one of text-to-image, image-to-image');
+    const image = files.get('image') ?? null;
+    const strength = fields.get('strength');
+    const toImage = endpoint === 'sd3' ? mode === 'image-to-image' : image !== null;
+    if (toImage) {
+      if (!image) throw bad('image: is required when mode is image-to-image');
+      if (strength === undefined) throw bad('strength: is required when an image is given');
+      if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(strength)) throw bad('strength: must be a number between 0 and 1');
+      if (ratio !== undefined) throw bad('aspect_ratio: is not used in image-to-image mode');
+      if (!(await imageFacts(image.bytes))) throw bad('image: must be a jpeg, png or webp image');
+    } else {
+      if (image) throw bad('image: is only accepted when mode is image-to-image');
+      if (strength !== undefined) throw bad('strength: is only accepted when an image is given');
+    }
+    const cfg = fields.get('cfg_scale');
+    if (cfg !== undefined && !(Number(cfg) >= 1 && Number(cfg) <= 10)) throw bad('cfg_scale: must be a number between 1 and 10');
+
+    const filtered = judge(fields);
+    const [w, h] = RATIO_SIZES[ratio ?? '1:1'];
+    const scale = endpoint === 'ultra' ? 2 : 1;
+    this.generations.push({ endpoint, accept, fields, headers: req.headers, width: w * scale, height: h * scale });
+    await this.reply(res, accept, fields, format, w * scale, h * scale, filtered, false);
+  }
+
+  /** a picture made and answered as bytes or JSON, blurred when the output was filtered */
+  private async reply(res: http.ServerResponse, accept: string, fields: Map<string, string>, format: string, width: number, height: number, filtered: boolean, alpha: boolean): Promise<void> {
+    const seedText = fields.get('seed');
     const seed = seedText !== undefined && Number(seedText) !== 0 ? Number(seedText) : crypto.randomInt(1, 2 ** 32 - 1);
-    let made = await makeResultImage(facts.width, facts.height, format as 'png' | 'jpeg' | 'webp', ++this.counter, { alpha: endpoint === 'remove-background' });
+    let made = await makeResultImage(width, height, format as 'png' | 'jpeg' | 'webp', ++this.counter, { alpha });
     if (filtered) {
       const blurred = sharp(made).blur(30);
       made = await (format === 'jpeg' ? blurred.jpeg() : format === 'webp' ? blurred.webp() : blurred.png()).toBuffer();
@@ -251,6 +362,17 @@ export class StabilityEmulator extends EmulatorBase {
     });
     res.end(made);
   }
+}
+
+/** The provider's verdicts on the words: refusals thrown; true when the output is to be blurred. */
+function judge(fields: Map<string, string>): boolean {
+  const words = `${fields.get('prompt') ?? ''} ${fields.get('search_prompt') ?? ''} ${fields.get('negative_prompt') ?? ''}`;
+  if (/forbidden/i.test(words)) {
+    throw new Refusal(403, 'content_moderation', ['Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.']);
+  }
+  if (/public-figure/i.test(words)) throw new Refusal(422, 'public_figure', ['Our system detected the likeness of a public figure in your request, which is not allowed.']);
+  if (/[\u0400-\u04ff\u3040-\u30ff\u4e00-\u9fff]/.test(words)) throw new Refusal(422, 'invalid_language', ['English is the only supported language for this service.']);
+  return /blur-me/i.test(words);
 }
 
 export async function startStabilityEmulator(options: StabilityEmulatorOptions): Promise<StabilityEmulator> {

@@ -47,7 +47,7 @@ describe('bfl config', () => {
     assert.equal(c.providers.bfl.type, 'bfl');
     assert.equal(c.providers.bfl.apiKey, 'bfl-key');
     assert.deepEqual(c.providers['bfl-lenient'].dropUnsupported, ['moderation']);
-    assert.deepEqual(Object.keys(c.models ?? {}).sort(), ['flux-2-klein', 'flux-2-pro', 'flux-kontext-max', 'flux-kontext-pro']);
+    assert.deepEqual(Object.keys(c.models ?? {}).sort(), ['flux-2-klein', 'flux-2-pro', 'flux-kontext-max', 'flux-kontext-pro', 'flux-pro-1.1', 'flux-pro-1.1-ultra']);
     assert.throws(() => loadConfig({ IMAGEGATE_CONFIG: EXAMPLE }), (e: unknown) => e instanceof ConfigError && /BFL_API_KEY/.test(e.message));
   });
 

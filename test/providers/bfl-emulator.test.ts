@@ -162,7 +162,7 @@ describe('bfl emulator: what it refuses', () => {
 });
 
 describe('bfl emulator: its schemas are BFL\'s', { skip: !fs.existsSync(OPENAPI) && `no ${OPENAPI} on this machine` }, () => {
-  type Prop = { type?: string; anyOf?: Array<Record<string, unknown>>; $ref?: string; minimum?: number; maximum?: number; minLength?: number; maxLength?: number };
+  type Prop = { type?: string; anyOf?: Array<Record<string, unknown>>; $ref?: string; minimum?: number; maximum?: number; minLength?: number; maxLength?: number; multipleOf?: number };
 
   /** a published property in this table's terms */
   function published(prop: Prop, schemas: Record<string, { enum?: string[] }>): FieldSpec {
@@ -173,7 +173,7 @@ describe('bfl emulator: its schemas are BFL\'s', { skip: !fs.existsSync(OPENAPI)
       ? { type: 'enum', values: schemas[v.$ref.split('/').at(-1)!].enum! }
       : { type: v.type as FieldSpec['type'] };
     if (nullable) spec.nullable = true;
-    for (const k of ['minimum', 'maximum', 'minLength', 'maxLength'] as const) if (v[k] !== undefined) spec[k] = v[k];
+    for (const k of ['minimum', 'maximum', 'minLength', 'maxLength', 'multipleOf'] as const) if (v[k] !== undefined) spec[k] = v[k];
     return spec;
   }
 
@@ -184,7 +184,7 @@ describe('bfl emulator: its schemas are BFL\'s', { skip: !fs.existsSync(OPENAPI)
       const ref: string = doc.paths[`/v1/${endpoint}`].post.requestBody.content['application/json'].schema.$ref;
       const theirs = schemas[ref.split('/').at(-1)!];
       assert.equal(mine.title, theirs.title, endpoint);
-      assert.deepEqual([...mine.required].sort(), [...theirs.required].sort(), `${endpoint}: required`);
+      assert.deepEqual([...mine.required].sort(), [...(theirs.required ?? [])].sort(), `${endpoint}: required`);
       assert.deepEqual(Object.keys(mine.fields), Object.keys(theirs.properties), `${endpoint}: fields in order`);
       for (const [name, prop] of Object.entries(theirs.properties as Record<string, Prop>)) {
         const want = published(prop, schemas);

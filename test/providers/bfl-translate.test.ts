@@ -16,6 +16,7 @@ import {
   keyGoesTo,
   KONTEXT_RATIOS,
   parseSubmit,
+  proSize,
   readPoll,
   submitRequest,
 } from '../../src/providers/bfl/translate.js';
@@ -194,6 +195,68 @@ describe('bfl submit bodies', () => {
     assert.ok(!('safety_tolerance' in submitRequest(call('flux-kontext-pro', { moderation: 'low' }), 'f', ['A'], null).body));
     assert.ok(!('safety_tolerance' in submitRequest(call('flux-kontext-pro', { images: [] }), 'f', [], null).body));
   });
+});
+
+describe('bfl generations', () => {
+  const gen = (model: string, over: Partial<EditRequest> = {}, extra: Partial<ProviderCall> = {}) =>
+    call(model, { operation: 'generation', images: [], prompt: 'a red bicycle', ...over }, extra);
+
+  test('which endpoints generate: Kontext and FLUX.2 also edit; FLUX1.1 [pro], [dev] and Ultra only generate; Fill only edits', () => {
+    const ops = (model: string, over: Partial<EditRequest> = {}) => bflCapabilities(model, request({ images: [], ...over })).operations;
+    assert.deepEqual(ops('flux-kontext-pro'), ['edit', 'generation']);
+    assert.deepEqual(ops('flux-kontext-max'), ['edit', 'generation']);
+    assert.deepEqual(ops('flux-2-pro'), ['edit', 'generation']);
+    assert.deepEqual(ops('flux-2-klein-4b'), ['edit', 'generation']);
+    assert.deepEqual(ops('flux-pro-1.1'), ['generation']);
+    assert.deepEqual(ops('flux-dev'), ['generation']);
+    assert.deepEqual(ops('flux-pro-1.1-ultra'), ['generation']);
+    assert.deepEqual(ops('flux-kontext-pro', { mask: image(9) }), ['edit']);
+    // an edit sent to a text-only endpoint is refused by its operations, whatever it holds
+    assert.deepEqual(ops('flux-pro-1.1', { mask: image(9), images: [image(0)] }), ['generation']);
+    assert.equal(bflCapabilities('flux-pro-1.1', request()).maxImages, 0);
+    assert.deepEqual(bflCapabilities('flux-pro-1.1', request()).sizes, { kind: 'exact', sizes: 'free' });
+    assert.deepEqual(bflCapabilities('flux-pro-1.1-ultra', request()).sizes, { kind: 'aspect', ratios: KONTEXT_RATIOS });
+  });
+
+  test('Kontext without an image: the prompt, the ratio, seed and format, no input_image', () => {
+    const s = submitRequest(gen('flux-kontext-pro', { size: { width: 1024, height: 1536 } }), 'flux-pro-1.0-fill', [], null);
+    assert.deepEqual(s, { path: '/v1/flux-kontext-pro', body: { prompt: 'a red bicycle', aspect_ratio: '2:3', seed: 42, output_format: 'png' } });
+    const auto = submitRequest(gen('flux-kontext-max'), 'f', [], null);
+    assert.deepEqual(auto.body, { prompt: 'a red bicycle', seed: 42, output_format: 'png' });
+  });
+
+  test('FLUX.2 without an image: width and height', () => {
+    const s = submitRequest(gen('flux-2-pro', { size: { width: 1536, height: 1024 } }, { outputFormat: 'webp' }), 'f', [], null);
+    assert.deepEqual(s, { path: '/v1/flux-2-pro', body: { prompt: 'a red bicycle', width: 1536, height: 1024, seed: 42, output_format: 'webp' } });
+  });
+
+  test('FLUX1.1 [pro] and [dev]: width and height within 1440, multiples of 32; the tolerance for moderation=low', () => {
+    const s = submitRequest(gen('flux-pro-1.1', { size: { width: 1536, height: 1024 }, moderation: 'low' }, { outputFormat: 'jpeg' }), 'f', [], null);
+    assert.deepEqual(s, { path: '/v1/flux-pro-1.1', body: { prompt: 'a red bicycle', width: 1440, height: 960, seed: 42, output_format: 'jpeg', safety_tolerance: 6 } });
+    const dev = submitRequest(gen('flux-dev', { size: { width: 1024, height: 1024 } }), 'f', [], null);
+    assert.deepEqual(dev.body, { prompt: 'a red bicycle', width: 1024, height: 1024, seed: 42, output_format: 'png' });
+  });
+
+  test('Ultra: an aspect ratio', () => {
+    const s = submitRequest(gen('flux-pro-1.1-ultra', { size: { width: 1536, height: 1024 } }), 'f', [], null);
+    assert.deepEqual(s, { path: '/v1/flux-pro-1.1-ultra', body: { prompt: 'a red bicycle', aspect_ratio: '3:2', seed: 42, output_format: 'png' } });
+  });
+
+  const proTable: Array<[number, number, number, number]> = [
+    [1024, 1024, 1024, 1024],
+    [1536, 1024, 1440, 960],
+    [1024, 1536, 960, 1440],
+    [3840, 2160, 1440, 800],
+    [200, 100, 256, 256],
+    [1000, 1000, 992, 992],
+  ];
+  for (const [w, h, ow, oh] of proTable) {
+    test(`proSize ${w}x${h} → ${ow}x${oh}`, () => {
+      const s = proSize({ width: w, height: h });
+      assert.deepEqual([s.width, s.height], [ow, oh]);
+      for (const v of [s.width, s.height]) assert.ok(v % 32 === 0 && v >= 256 && v <= 1440);
+    });
+  }
 });
 
 describe('bfl answers', () => {

@@ -14,6 +14,9 @@ import {
   editRequest,
   endpointCapabilities,
   endpointFor,
+  generateRequest,
+  generateTarget,
+  GENERATE_RATIOS,
   parseEditResponse,
   rateLimitHintMs,
   splitSearchPrompt,
@@ -216,6 +219,62 @@ describe('stability: the request', () => {
     assert.deepEqual(erase.names, ['image', 'mask', 'grow_mask', 'seed', 'output_format']);
     const rb = await form(call(), 'remove-background', params);
     assert.deepEqual(rb.names, ['image', 'output_format']);
+  });
+});
+
+describe('stability: generations', () => {
+  const gen = (model: string, req: Partial<EditRequest> = {}, over: Partial<ProviderCall> = {}) =>
+    call({ model, ...over }, { operation: 'generation', images: [], prompt: 'a red bicycle', ...req });
+  async function genForm(c: ProviderCall, params: Record<string, unknown> = {}) {
+    const r = generateRequest(c, config(params), generateTarget(c.model)!);
+    const text = (await r.body.toBuffer()).toString('latin1');
+    const fields: Record<string, string> = {};
+    for (const m of text.matchAll(/name="([^"]+)"\r\n\r\n([^]*?)\r\n--/g)) fields[m[1]] = m[2];
+    return { r, names: r.body.names, fields };
+  }
+
+  test('which models generate: core, ultra, sd3 and the SD 3.5 models (sd3 with its model field); the edit endpoints only edit', () => {
+    assert.deepEqual(generateTarget('core'), { endpoint: 'core', sd3Model: null });
+    assert.deepEqual(generateTarget('ultra'), { endpoint: 'ultra', sd3Model: null });
+    assert.deepEqual(generateTarget('sd3'), { endpoint: 'sd3', sd3Model: null });
+    assert.deepEqual(generateTarget('sd3.5-large-turbo'), { endpoint: 'sd3', sd3Model: 'sd3.5-large-turbo' });
+    for (const m of ['inpaint', 'erase', 'search-and-replace', 'remove-background', 'auto', 'outpaint']) assert.equal(generateTarget(m), null, m);
+    const gr = request({ operation: 'generation', images: [] });
+    for (const m of ['core', 'ultra', 'sd3', 'sd3.5-medium']) {
+      const caps = stabilityCapabilities(m, gr);
+      assert.deepEqual(caps.operations, ['generation'], m);
+      assert.deepEqual([caps.maxImages, caps.mask, caps.promptRequired], [0, null, true]);
+      assert.deepEqual(caps.sizes, { kind: 'aspect', ratios: GENERATE_RATIOS });
+      assert.deepEqual(caps.outputFormats, m === 'core' || m === 'ultra' ? ['png', 'jpeg', 'webp'] : ['png', 'jpeg']);
+    }
+    for (const m of ['inpaint', 'auto']) assert.deepEqual(stabilityCapabilities(m, gr).operations, ['edit']);
+  });
+
+  test('core: prompt, the nearest ratio, seed, format; the key and client id in headers; no image part', async () => {
+    const { r, names, fields } = await genForm(gen('core', { size: { width: 1536, height: 1024 }, user: 'u 1' }, { outputFormat: 'webp' }));
+    assert.equal(r.path, '/v2beta/stable-image/generate/core');
+    assert.deepEqual(r.headers, { accept: 'image/*', 'stability-client-id': 'imagegate', authorization: 'Bearer sk-stab-KEY', 'stability-client-user-id': 'u%201' });
+    assert.deepEqual(names, ['prompt', 'aspect_ratio', 'seed', 'output_format']);
+    assert.deepEqual(fields, { prompt: 'a red bicycle', aspect_ratio: '3:2', seed: '1234', output_format: 'webp' });
+  });
+
+  test('sd3.5 models: the sd3 endpoint with `model`; size auto sends no ratio', async () => {
+    const { r, fields } = await genForm(gen('sd3.5-large-turbo'));
+    assert.equal(r.path, '/v2beta/stable-image/generate/sd3');
+    assert.deepEqual(fields, { prompt: 'a red bicycle', model: 'sd3.5-large-turbo', seed: '1234', output_format: 'png' });
+  });
+
+  test('sizes to ratios: 1024x1536 → 2:3, 1024x1024 → 1:1, 1792x1024 → 16:9, 3840x1600 → 21:9', async () => {
+    for (const [w, h, ratio] of [[1024, 1536, '2:3'], [1024, 1024, '1:1'], [1792, 1024, '16:9'], [3840, 1600, '21:9']] as const) {
+      assert.equal((await genForm(gen('ultra', { size: { width: w, height: h } }))).fields.aspect_ratio, ratio, `${w}x${h}`);
+    }
+  });
+
+  test('operator params: negative_prompt everywhere, style_preset on core only, grow_mask nowhere', async () => {
+    const params = { negative_prompt: 'blurry', style_preset: 'photographic', grow_mask: 3 };
+    assert.deepEqual((await genForm(gen('core'), params)).names, ['prompt', 'negative_prompt', 'style_preset', 'seed', 'output_format']);
+    assert.deepEqual((await genForm(gen('ultra'), params)).names, ['prompt', 'negative_prompt', 'seed', 'output_format']);
+    assert.deepEqual((await genForm(gen('sd3.5-medium'), params)).names, ['prompt', 'model', 'negative_prompt', 'seed', 'output_format']);
   });
 });
 

@@ -229,7 +229,10 @@ describe('stability adapter', () => {
     await assert.rejects(c.images.edit({ model: 'sd-typo', image: await png(pics.square), prompt: 'x' }), (e: { status: number; code: string; error: { message: string } }) => {
       assert.equal(e.status, 503);
       assert.equal(e.code, 'upstream_unavailable');
-      assert.match(e.error.message, /stab\/outpaint: 'outpaint' is not a Stability edit endpoint the gateway speaks \(inpaint, erase, search-and-replace, remove-background, auto\)/);
+      assert.match(
+        e.error.message,
+        /stab\/outpaint: 'outpaint' is not a Stability endpoint the gateway speaks \(edits: inpaint, erase, search-and-replace, remove-background, auto; generations: core, ultra, sd3, sd3\.5-large, sd3\.5-large-turbo, sd3\.5-medium, sd3\.5-flash\)/,
+      );
       return true;
     });
     await assert.rejects(c.images.edit({ model: 'sd-badparams', image: await png(pics.square), prompt: 'x' }), (e: { status: number; error: { message: string } }) => {

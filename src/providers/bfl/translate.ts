@@ -6,13 +6,22 @@
  * FluxProFillInputs, Flux2Inputs and its Flex/Klein variants, ResultResponse)
  * and provider-apis.md §3.
  *
- * Three request shapes:
+ * Five request shapes:
  * - Kontext (`flux-kontext-pro`, `-max`): up to 4 images as `input_image`,
- *   `input_image_2..4`; size as an `aspect_ratio`;
+ *   `input_image_2..4`; size as an `aspect_ratio`; without an image it
+ *   draws from the prompt alone (a generation);
  * - FLUX.2 (`flux-2-*`): up to 8 images (klein: 4); size as `width`/`height`;
+ *   generations too, without images;
  * - Fill (the provider's `fillModel`): every request with a mask, whatever
  *   the deployment's model: one `image` and a white-means-edit `mask` of its
- *   size; the output keeps the image's size.
+ *   size; the output keeps the image's size;
+ * - FLUX1.1 [pro] and FLUX.1 [dev] (`flux-pro-1.1`, `flux-dev`,
+ *   FluxPro11Inputs/FluxDevInputs): text-to-image only; size as `width`/
+ *   `height`, multiples of 32 from 256 to 1440;
+ * - FLUX1.1 [pro] Ultra (`flux-pro-1.1-ultra`, FluxUltraInput): text-to-
+ *   image only; size as an `aspect_ratio` between 21:9 and 9:21.
+ * Their `image_prompt` (an image as a style hint, not an edit) is not used:
+ * OpenAI's generations have no field for it, and an edit is not one.
  * Images go as raw base64 (BFL reads a string as base64 or a URL; a data URI
  * is neither).
  */
@@ -21,7 +30,7 @@ import { nearestRatio } from '../aspect.js';
 import { excerpt, httpFailure, malformed, moderated, UpstreamError } from '../errors.js';
 import type { Capabilities, ProviderCall } from '../types.js';
 
-export type BflShape = 'kontext' | 'flux2' | 'fill';
+export type BflShape = 'kontext' | 'flux2' | 'fill' | 'pro' | 'ultra';
 
 /**
  * Ratios sent to Kontext, which takes any ratio between 21:9 and 9:21: the
@@ -47,18 +56,34 @@ export const FLUX2_MAX_PIXELS = 4_000_000;
  * and Fill, 5 on FLUX.2. An edit asking for it is refused (or dropped under
  * dropUnsupported) rather than sent at the default and called honoured.
  */
-const LOW_MODERATION_TOLERANCE: Record<BflShape, number> = { kontext: 6, fill: 6, flux2: 5 };
+const LOW_MODERATION_TOLERANCE: Record<BflShape, number> = { kontext: 6, fill: 6, flux2: 5, pro: 6, ultra: 6 };
+
+/** FLUX1.1 [pro] and FLUX.1 [dev]: `width`/`height` multiples of 32 from 256 to 1440 (FluxPro11Inputs, FluxDevInputs). */
+export const PRO_SIDE = { min: 256, max: 1440, step: 32 } as const;
+
+/** The text-to-image-only endpoints: they take no input image, so a deployment of one does generations only. */
+const textOnlyShape = (model: string): 'pro' | 'ultra' | null =>
+  /^flux-pro-1\.1-ultra$/i.test(model) ? 'ultra' : /^flux-(pro-1\.1|dev)$/i.test(model) ? 'pro' : null;
 
 /** The request shape of a deployment's model, for a request with or without a mask. */
 export function shapeOf(model: string, masked: boolean): BflShape {
+  const textOnly = textOnlyShape(model);
+  if (textOnly) return textOnly;
   if (masked) return 'fill';
   return /^flux-2-/i.test(model) ? 'flux2' : 'kontext';
 }
 
 function maxImagesOf(model: string, shape: BflShape): number {
+  if (shape === 'pro' || shape === 'ultra') return 0;
   if (shape === 'fill') return 1;
   if (shape === 'kontext') return 4;
   return /^flux-2-klein/i.test(model) ? 4 : 8;
+}
+
+function sizesOf(shape: BflShape): Capabilities['sizes'] {
+  if (shape === 'fill') return { kind: 'none' };
+  if (shape === 'kontext' || shape === 'ultra') return { kind: 'aspect', ratios: KONTEXT_RATIOS };
+  return { kind: 'exact', sizes: 'free' };
 }
 
 export function bflCapabilities(model: string, request: Pick<EditRequest, 'mask' | 'images'>): Capabilities {
@@ -66,8 +91,7 @@ export function bflCapabilities(model: string, request: Pick<EditRequest, 'mask'
   return {
     maxImages: maxImagesOf(model, shape),
     mask: shape === 'fill' ? 'white' : null,
-    sizes:
-      shape === 'fill' ? { kind: 'none' } : shape === 'kontext' ? { kind: 'aspect', ratios: KONTEXT_RATIOS } : { kind: 'exact', sizes: 'free' },
+    sizes: sizesOf(shape),
     // the OutputFormat enum of every input schema
     outputFormats: ['png', 'jpeg', 'webp'],
     outputCompression: false,
@@ -79,8 +103,8 @@ export function bflCapabilities(model: string, request: Pick<EditRequest, 'mask'
     // one image per task; n is n tasks
     maxImagesPerCall: 1,
     mode: 'polling',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    // Kontext and FLUX.2 draw from the prompt alone when given no image; FLUX1.1 [pro], Ultra and [dev] only do that
+    operations: shape === 'pro' || shape === 'ultra' ? ['generation'] : shape === 'fill' ? ['edit'] : ['edit', 'generation'],
     promptRequired: shape !== 'fill',
   };
 }
@@ -89,6 +113,13 @@ export function bflCapabilities(model: string, request: Pick<EditRequest, 'mask'
 export function flux2Size(size: Size): Size {
   const scale = Math.min(1, Math.sqrt(FLUX2_MAX_PIXELS / (size.width * size.height)));
   const side = (v: number) => Math.max(64, Math.floor((v * scale) / 16) * 16);
+  return { width: side(size.width), height: side(size.height) };
+}
+
+/** A size FLUX1.1 [pro] and [dev] take: scaled down (never up) so both sides fit 1440, each a multiple of 32, at least 256. */
+export function proSize(size: Size): Size {
+  const scale = Math.min(1, PRO_SIDE.max / size.width, PRO_SIDE.max / size.height);
+  const side = (v: number) => Math.min(PRO_SIDE.max, Math.max(PRO_SIDE.min, Math.floor((v * scale) / PRO_SIDE.step) * PRO_SIDE.step));
   return { width: side(size.width), height: side(size.height) };
 }
 
@@ -119,8 +150,11 @@ export function submitRequest(call: ProviderCall, fillModel: string, images: rea
   } else {
     body.prompt = req.prompt;
     images.forEach((b64, i) => (body[inputImageField(i)] = b64));
+    // size auto sends nothing: the endpoint's own default (Kontext 1:1 or the first image's shape, Ultra 16:9,
+    // FLUX1.1 [pro] 1024x768, FLUX.2 the first image's size or 1024x1024)
     if (req.size !== 'auto') {
-      if (shape === 'kontext') body.aspect_ratio = nearestRatio(req.size, KONTEXT_RATIOS);
+      if (shape === 'kontext' || shape === 'ultra') body.aspect_ratio = nearestRatio(req.size, KONTEXT_RATIOS);
+      else if (shape === 'pro') Object.assign(body, proSize(req.size));
       else Object.assign(body, flux2Size(req.size));
     }
     // Flex rewrites prompts unless told not to (its default differs from every other endpoint's)

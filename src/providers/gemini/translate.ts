@@ -58,8 +58,8 @@ export function geminiCapabilities(model: string): Capabilities {
     // one candidate with one image per call; candidateCount is not documented for image models
     maxImagesPerCall: 1,
     mode: 'sync',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    // the same generateContent call draws from text alone (the prompt as the only part)
+    operations: ['edit', 'generation'],
     promptRequired: true,
   };
 }
@@ -94,9 +94,11 @@ export interface GenerateContentBody {
 /**
  * The JSON of one call: the input images first, as raw base64 (a data URI is
  * refused by the protobuf bytes parser), then the prompt, as Google's
- * editing examples order them. `size` auto sends no ratio: the model then
- * follows the first input's shape. Vertex-only fields (outputMimeType,
- * compression, personGeneration) are never sent: the Gemini API refuses them.
+ * editing examples order them. A generation has no input image: the prompt
+ * is the only part. `size` auto sends no ratio: the model then follows the
+ * first input's shape, or draws a square (1:1, its default) from text alone.
+ * Vertex-only fields (outputMimeType, compression, personGeneration) are
+ * never sent: the Gemini API refuses them.
  */
 export function generateContentBody(call: ProviderCall, images: readonly GeminiInlineImage[]): GenerateContentBody {
   const parts: GenerateContentBody['contents'][number]['parts'] = images.map((img) => ({

@@ -1,7 +1,8 @@
 /**
- * Stability AI's v2beta Stable Image edit endpoints (provider-apis.md §5):
- * one synchronous multipart POST per image to
- * `/v2beta/stable-image/edit/{endpoint}`, answered with the image's bytes
+ * Stability AI's v2beta Stable Image edit endpoints (provider-apis.md §5),
+ * and its generate endpoints for text-to-image (`/v2beta/stable-image/
+ * generate/{core,ultra,sd3}`): one synchronous multipart POST per image to
+ * `/v2beta/stable-image/edit/{endpoint}` (or `generate/…`), answered with the image's bytes
  * (`accept: image/*`, with `finish-reason` and `seed` headers) or, when a host
  * answers JSON anyway, `{"image","seed","finish_reason"}`. Pure translation:
  * which endpoint serves a request, what each can honour, the form fields,
@@ -27,9 +28,15 @@
  * - 429 has no Retry-After; its text says "timed out for 60 seconds", which
  *   is read as the retry hint (the pipeline does not wait that long on one
  *   provider: the next deployment is tried).
+ * - Generations: a deployment whose model is `core`, `ultra`, `sd3` or one of
+ *   the SD 3.5 models (`sd3.5-large`, … sent to `sd3` as its `model` field)
+ *   does generations only; the edit endpoints do edits only. `size` goes as
+ *   the nearest of Stability's nine aspect ratios (the gateway then scales
+ *   the answer to the exact size); `auto` sends none (Stability's 1:1).
  */
 import type { ProviderConfig } from '../../config/index.js';
 import type { EditRequest, ImageFormat } from '../../types.js';
+import { nearestRatio } from '../aspect.js';
 import { excerpt, httpFailure, malformed, moderated, retryAfterMs, UpstreamError } from '../errors.js';
 import { MultipartBody } from '../multipart.js';
 import { decodeB64 } from '../openai/translate.js';
@@ -37,8 +44,6 @@ import type { Capabilities, PreparedImage, ProviderCall } from '../types.js';
 
 export const ENDPOINTS = ['inpaint', 'erase', 'search-and-replace', 'remove-background'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
-/** a deployment's model: one endpoint, or `auto` (chosen per request) */
-export const MODELS: readonly string[] = [...ENDPOINTS, 'auto'];
 
 export const isEndpoint = (m: string): m is Endpoint => (ENDPOINTS as readonly string[]).includes(m);
 
@@ -75,6 +80,32 @@ export function splitSearchPrompt(prompt: string): { search: string; prompt: str
   return { search, prompt: replacement };
 }
 
+/** The text-to-image endpoints (`/v2beta/stable-image/generate/{endpoint}`). */
+export const GENERATE_ENDPOINTS = ['core', 'ultra', 'sd3'] as const;
+export type GenerateEndpoint = (typeof GENERATE_ENDPOINTS)[number];
+
+/** The models the sd3 endpoint serves, named in its `model` field (its default is sd3.5-large). */
+export const SD3_MODELS = ['sd3.5-large', 'sd3.5-large-turbo', 'sd3.5-medium', 'sd3.5-flash'] as const;
+
+/** `aspect_ratio` of the generate endpoints (the same nine on core, ultra and sd3). */
+export const GENERATE_RATIOS = ['21:9', '16:9', '3:2', '5:4', '1:1', '4:5', '2:3', '9:16', '9:21'] as const;
+
+/** a deployment's model: an edit endpoint, `auto` (an edit endpoint chosen per request), a generate endpoint or an SD 3.5 model */
+export const MODELS: readonly string[] = [...ENDPOINTS, 'auto', ...GENERATE_ENDPOINTS, ...SD3_MODELS];
+
+export interface GenerateTarget {
+  endpoint: GenerateEndpoint;
+  /** the sd3 endpoint's `model` field; null: the endpoint's default */
+  sd3Model: string | null;
+}
+
+/** Where a deployment's model generates, or null when it is an edit endpoint (or unknown). */
+export function generateTarget(model: string): GenerateTarget | null {
+  if ((GENERATE_ENDPOINTS as readonly string[]).includes(model)) return { endpoint: model as GenerateEndpoint, sd3Model: null };
+  if ((SD3_MODELS as readonly string[]).includes(model)) return { endpoint: 'sd3', sd3Model: model };
+  return null;
+}
+
 const BASE: Omit<Capabilities, 'mask' | 'outputFormats' | 'background' | 'promptRequired'> = {
   maxImages: 1,
   sizes: { kind: 'none' },
@@ -86,7 +117,7 @@ const BASE: Omit<Capabilities, 'mask' | 'outputFormats' | 'background' | 'prompt
   partialImages: false,
   maxImagesPerCall: 1,
   mode: 'sync',
-  // edits only, until this adapter speaks the provider's text-to-image
+  // the edit endpoints only edit; the generate endpoints have their own capabilities
   operations: ['edit'],
 };
 
@@ -111,7 +142,27 @@ export function endpointCapabilities(endpoint: Endpoint): Capabilities {
   }
 }
 
+/**
+ * What a generate endpoint honours: no input image, a ratio for `size`, its
+ * formats (sd3 makes jpeg and png; the gateway converts to webp), 'opaque'
+ * (a generated picture is), nothing else.
+ */
+export function generateCapabilities(endpoint: GenerateEndpoint): Capabilities {
+  return {
+    ...BASE,
+    maxImages: 0,
+    mask: null,
+    sizes: { kind: 'aspect', ratios: GENERATE_RATIOS },
+    outputFormats: endpoint === 'sd3' ? ['png', 'jpeg'] : ALL_FORMATS,
+    background: ['opaque'],
+    operations: ['generation'],
+    promptRequired: true,
+  };
+}
+
 export function stabilityCapabilities(model: string, req: EditRequest): Capabilities {
+  const gen = generateTarget(model);
+  if (gen) return generateCapabilities(gen.endpoint);
   const chosen = endpointFor(model, req);
   if (chosen.endpoint === null) {
     if (chosen.unknown) {
@@ -155,10 +206,10 @@ export function stabilityPreflight(model: string, req: EditRequest): string[] {
  * Operator settings (`params` in the provider's config) for fields OpenAI
  * has no name for, sent to the endpoints that take them. Stability's ranges.
  */
-const PARAM_FIELDS: Record<string, { endpoints: readonly Endpoint[]; check: (v: unknown) => boolean; what: string }> = {
-  negative_prompt: { endpoints: ['inpaint', 'search-and-replace'], check: (v) => typeof v === 'string' && v.length >= 1 && v.length <= 10_000, what: 'a string of 1 to 10000 characters' },
+const PARAM_FIELDS: Record<string, { endpoints: ReadonlyArray<Endpoint | GenerateEndpoint>; check: (v: unknown) => boolean; what: string }> = {
+  negative_prompt: { endpoints: ['inpaint', 'search-and-replace', 'core', 'ultra', 'sd3'], check: (v) => typeof v === 'string' && v.length >= 1 && v.length <= 10_000, what: 'a string of 1 to 10000 characters' },
   style_preset: {
-    endpoints: ['inpaint', 'search-and-replace'],
+    endpoints: ['inpaint', 'search-and-replace', 'core'],
     check: (v) =>
       typeof v === 'string' &&
       ['enhance', 'anime', 'photographic', 'digital-art', 'comic-book', 'fantasy-art', 'line-art', 'analog-film', 'neon-punk', 'isometric', 'low-poly', 'origami', 'modeling-compound', 'cinematic', '3d-model', 'pixel-art', 'tile-texture'].includes(v),
@@ -202,17 +253,51 @@ export function editRequest(call: ProviderCall, config: Pick<ProviderConfig, 'ap
     body.field('prompt', split.prompt);
     body.field('search_prompt', split.search);
   }
+  addParams(body, config, endpoint);
+  if (endpoint !== 'remove-background') body.field('seed', stabilitySeed(call.seed));
+  body.field('output_format', call.outputFormat);
+  return { endpoint, path: `/v2beta/stable-image/edit/${endpoint}`, headers: requestHeaders(config, req), body };
+}
+
+const stabilitySeed = (seed: number): number => Math.min(MAX_SEED, Math.max(0, Math.trunc(seed)));
+
+function addParams(body: MultipartBody, config: Pick<ProviderConfig, 'params'>, endpoint: Endpoint | GenerateEndpoint): void {
   for (const [k, v] of Object.entries(config.params)) {
     if (PARAM_FIELDS[k]?.endpoints.includes(endpoint)) body.field(k, v as string | number);
   }
-  if (endpoint !== 'remove-background') body.field('seed', Math.min(MAX_SEED, Math.max(0, Math.trunc(call.seed))));
-  body.field('output_format', call.outputFormat);
+}
 
+function requestHeaders(config: Pick<ProviderConfig, 'apiKey'>, req: EditRequest): Record<string, string> {
   const headers: Record<string, string> = { accept: 'image/*', 'stability-client-id': 'imagegate' };
   if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
   // OpenAI's `user` is Stability's end-user id; a header value must be plain ASCII
   if (req.user !== null) headers['stability-client-user-id'] = encodeURIComponent(req.user).slice(0, 256);
-  return { endpoint, path: `/v2beta/stable-image/edit/${endpoint}`, headers, body };
+  return headers;
+}
+
+export interface StabilityGenerateRequest {
+  endpoint: GenerateEndpoint;
+  path: string;
+  headers: Record<string, string>;
+  body: MultipartBody;
+}
+
+/**
+ * The one request of a generation call: the prompt, the sd3 model when the
+ * deployment names one, the nearest ratio when a size is asked, the
+ * operator's params the endpoint takes, the seed and the format. sd3's
+ * `mode` is left at its default, text-to-image.
+ */
+export function generateRequest(call: ProviderCall, config: Pick<ProviderConfig, 'apiKey' | 'params'>, target: GenerateTarget): StabilityGenerateRequest {
+  const req = call.request;
+  const body = new MultipartBody();
+  body.field('prompt', req.prompt);
+  if (target.sd3Model) body.field('model', target.sd3Model);
+  if (req.size !== 'auto') body.field('aspect_ratio', nearestRatio(req.size, GENERATE_RATIOS));
+  addParams(body, config, target.endpoint);
+  body.field('seed', stabilitySeed(call.seed));
+  body.field('output_format', call.outputFormat);
+  return { endpoint: target.endpoint, path: `/v2beta/stable-image/generate/${target.endpoint}`, headers: requestHeaders(config, req), body };
 }
 
 interface StabilityErrorBody {
