@@ -34,17 +34,17 @@ describe('comfyui translate', () => {
   test('placeholders and the capabilities they give', () => {
     assert.deepEqual([...placeholdersOf(inpaint)].sort(), ['height', 'image', 'mask', 'prompt', 'seed', 'width']);
     assert.deepEqual([...placeholdersOf(img2img)].sort(), ['image', 'prompt', 'seed']);
-    const a = comfyCapabilities(inpaint);
+    const a = comfyCapabilities({ edit: inpaint, generation: null });
     assert.equal(a.mask, 'image-alpha');
     assert.deepEqual(a.sizes, { kind: 'exact', sizes: 'free' });
     assert.deepEqual([a.maxImages, a.maxImagesPerCall, a.mode], [1, 1, 'polling']);
     assert.deepEqual([a.outputFormats, a.quality, a.background, a.inputFidelity, a.moderation, a.partialImages], [['png'], [], [], false, false, false]);
-    const b = comfyCapabilities(img2img);
+    const b = comfyCapabilities({ edit: img2img, generation: null });
     assert.equal(b.mask, null, 'no {{mask}}: a masked edit is refused');
     assert.deepEqual(b.sizes, { kind: 'none' }, 'no {{width}}/{{height}}: an explicit size is refused');
     // only one of the two size placeholders is not enough to honour a size
     const half = { ...img2img, '9': { class_type: 'EmptyLatentImage', inputs: { width: '{{width}}', height: 512, batch_size: 1 } } } as Workflow;
-    assert.deepEqual(comfyCapabilities(half).sizes, { kind: 'none' });
+    assert.deepEqual(comfyCapabilities({ edit: half, generation: null }).sizes, { kind: 'none' });
     // only exact strings count: text around a placeholder is left alone
     assert.deepEqual([...placeholdersOf({ '1': { class_type: 'CLIPTextEncode', inputs: { text: 'a {{prompt}} b' } } } as Workflow)], []);
   });

@@ -87,6 +87,7 @@ const LOCAL_CONFIG: ProviderConfig = {
   apiVersion: '',
   fillModel: '',
   workflow: null,
+  generationWorkflow: null,
   outputNode: null,
   params: {},
 };
