@@ -49,6 +49,20 @@ describe('comfyui translate', () => {
     assert.deepEqual([...placeholdersOf({ '1': { class_type: 'CLIPTextEncode', inputs: { text: 'a {{prompt}} b' } } } as Workflow)], []);
   });
 
+  test('a generation workflow: its own capabilities for generations, batches with {{batch_size}}, 1024x1024 for auto', () => {
+    const txt2img = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'txt2img.json'), 'utf8')) as Workflow;
+    const both = { edit: inpaint, generation: txt2img };
+    const gen = comfyCapabilities(both, 'generation');
+    assert.deepEqual([gen.operations, gen.maxImages, gen.mask, gen.maxImagesPerCall, gen.sizes.kind], [['edit', 'generation'], 0, null, 4, 'exact']);
+    const edit = comfyCapabilities(both, 'edit');
+    assert.deepEqual([edit.maxImages, edit.mask, edit.maxImagesPerCall], [1, 'image-alpha', 1]);
+    assert.deepEqual(comfyCapabilities({ edit: null, generation: txt2img }, 'edit').operations, ['generation']);
+    assert.deepEqual(comfyCapabilities({ edit: img2img, generation: null }, 'generation').operations, ['edit']);
+    const filled = fillWorkflow(txt2img, substitutions(call({ images: [], operation: 'generation' }, { n: 3 }), ''));
+    assert.deepEqual(filled['2'].inputs, { width: 1024, height: 1024, batch_size: 3 });
+    assert.equal(filled['5'].inputs.seed, 424242);
+  });
+
   test('filling: a deep copy, exact strings replaced, numbers for seed and size', () => {
     const c = call({ size: { width: 1536, height: 1024 } });
     const filled = fillWorkflow(inpaint, substitutions(c, 'imagegate-req-2.png'));
