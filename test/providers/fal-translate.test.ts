@@ -24,7 +24,7 @@ describe('fal: endpoints and capabilities', () => {
   test('families by endpoint id; a Kontext deployment\'s generations go to its /text-to-image sibling', () => {
     assert.deepEqual(
       [KONTEXT, MULTI, 'fal-ai/flux-pro/kontext/max/text-to-image', 'fal-ai/flux/dev', 'fal-ai/flux-1/schnell', 'fal-ai/flux-pro/v1.1'].map(familyOf),
-      ['kontext', 'kontext-multi', 'kontext-t2i', 'flux-1', 'flux-1', 'kontext'],
+      ['kontext', 'kontext-multi', 'kontext-t2i', 'flux-1', 'flux-1', 'other'],
     );
     assert.equal(endpointFor(KONTEXT, 'generation'), 'fal-ai/flux-pro/kontext/text-to-image');
     assert.equal(endpointFor('fal-ai/flux-pro/kontext/max/', 'generation'), 'fal-ai/flux-pro/kontext/max/text-to-image');
@@ -35,6 +35,9 @@ describe('fal: endpoints and capabilities', () => {
       [['edit', 'generation'], ['edit'], ['generation'], ['generation']],
     );
     assert.deepEqual(falCapabilities('fal-ai/flux/dev').sizes, { kind: 'exact', sizes: 'free' });
+    // an endpoint whose text-to-image sibling is unknown keeps to edits
+    assert.deepEqual(falCapabilities('acme/kontext-tuned').operations, ['edit']);
+    assert.equal(endpointFor('acme/kontext-tuned', 'generation'), 'acme/kontext-tuned');
   });
 
   test('generation bodies: FLUX.1 image_size (square_hd for auto), Kontext text-to-image without image_url', () => {

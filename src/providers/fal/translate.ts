@@ -46,15 +46,18 @@ export const isMultiEndpoint = (model: string): boolean => /\/multi$/i.test(mode
  * - 'kontext': one `image_url` (edits) — its `/text-to-image` sibling generates;
  * - 'kontext-multi': `image_urls` (edits only);
  * - 'kontext-t2i': Kontext's text to image (generations only, `aspect_ratio`);
- * - 'flux-1': FLUX.1 [dev]/[schnell] text to image (generations only, `image_size`).
+ * - 'flux-1': FLUX.1 [dev]/[schnell] text to image (generations only, `image_size`);
+ * - 'other': any other endpoint, sent Kontext's edit input as before; no
+ *   generations, since which text-to-image endpoint goes with it is unknown.
  */
-export type FalFamily = 'kontext' | 'kontext-multi' | 'kontext-t2i' | 'flux-1';
+export type FalFamily = 'kontext' | 'kontext-multi' | 'kontext-t2i' | 'flux-1' | 'other';
 
 export function familyOf(model: string): FalFamily {
   const id = model.trim().replace(/^\/+|\/+$/g, '');
   if (/^fal-ai\/flux(-1)?\/(dev|schnell)$/i.test(id)) return 'flux-1';
   if (/\/text-to-image$/i.test(id)) return 'kontext-t2i';
-  return isMultiEndpoint(id) ? 'kontext-multi' : 'kontext';
+  if (isMultiEndpoint(id)) return 'kontext-multi';
+  return /\/kontext(\/max)?$/i.test(id) ? 'kontext' : 'other';
 }
 
 /** The endpoint id a call is submitted to: a Kontext deployment's generations go to its text-to-image sibling. */
