@@ -132,6 +132,16 @@ describe('a1111 generations', () => {
     assert.equal((await sharp(got[0]).metadata()).format, 'webp');
   });
 
+  test('stream: true on a provider without partial images: one image_generation.completed with txt2img\'s picture', async () => {
+    sd.reset();
+    const stream = await client(t).images.generate({ model: 'sd-default', prompt: 'x', stream: true, partial_images: 2 });
+    const events: Array<{ type: string; b64_json?: string }> = [];
+    for await (const ev of stream) events.push(ev as { type: string; b64_json?: string });
+    assert.deepEqual(events.map((e) => e.type), ['image_generation.completed']);
+    assert.ok(b64(events[0].b64_json).equals(sd.emitted.at(-1)!));
+    assert.equal(sd.requests.at(-1)!.path, '/sdapi/v1/txt2img');
+  });
+
   test('Basic auth reaches txt2img; a wrong password is the middleware\'s 401, answered in OpenAI\'s envelope', async () => {
     locked.reset();
     const res = await client(t).images.generate({ model: 'sd-locked', prompt: 'x' });
