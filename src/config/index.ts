@@ -125,7 +125,11 @@ export interface ProviderConfig {
   project: string | null;
   apiVersion: string;
   fillModel: string;
+  /** comfyui: the edit workflow ({{image}}, {{prompt}}); null for a generation-only server */
   workflow: { path: string; graph: Record<string, { class_type: string; inputs: Record<string, unknown> }> } | null;
+  /** comfyui: the text-to-image workflow ({{prompt}}, no {{image}} or {{mask}}); null when generations are not served */
+  generationWorkflow: { path: string; graph: Record<string, { class_type: string; inputs: Record<string, unknown> }> } | null;
+  /** comfyui: the edit workflow's output nodes */
   outputNode: string[] | null;
   params: Record<string, unknown>;
 }
@@ -359,13 +363,22 @@ function resolveRouting(parsed: ParsedFile, configFile: string): Pick<Config, 'p
       if (defaults.needsKey && !p.apiKey) throw where.error(at('apiKey'), `is required for type '${p.type}' (write it as env:VARIABLE_NAME)`);
     }
     let workflow: ProviderConfig['workflow'] = null;
+    let generationWorkflow: ProviderConfig['generationWorkflow'] = null;
     if (p.type === 'comfyui') {
-      if (!p.workflow) throw where.error(at('workflow'), `is required for type 'comfyui': the path of an API-format workflow JSON`);
-      workflow = loadWorkflow(path.resolve(path.dirname(configFile), p.workflow), (m) => where.error(at('workflow'), m));
+      if (!p.workflow && !p.generationWorkflow) {
+        throw where.error(at('workflow'), `is required for type 'comfyui' (or generationWorkflow): the path of an API-format workflow JSON`);
+      }
+      if (p.workflow) workflow = loadWorkflow(path.resolve(path.dirname(configFile), p.workflow), (m) => where.error(at('workflow'), m), 'edit');
+      if (p.generationWorkflow) {
+        generationWorkflow = loadWorkflow(path.resolve(path.dirname(configFile), p.generationWorkflow), (m) => where.error(at('generationWorkflow'), m), 'generation');
+      }
       // a node that is not there would make every run fail after it finished; say so at start
       for (const id of p.outputNode === undefined ? [] : ([] as string[]).concat(p.outputNode)) {
+        if (!workflow) throw where.error(at('outputNode'), 'names the edit workflow\'s output nodes, and there is no workflow');
         if (!(id in workflow.graph)) throw where.error(at('outputNode'), `names node '${id}', which the workflow ${workflow.path} does not have`);
       }
+    } else if (p.generationWorkflow) {
+      throw where.error(at('generationWorkflow'), `is a key of type 'comfyui' only`);
     }
     providers[name] = {
       name,
@@ -382,6 +395,7 @@ function resolveRouting(parsed: ParsedFile, configFile: string): Pick<Config, 'p
       apiVersion: p.apiVersion ?? '2025-04-01-preview',
       fillModel: p.fillModel ?? 'flux-pro-1.0-fill',
       workflow,
+      generationWorkflow,
       outputNode: p.outputNode === undefined ? null : Array.isArray(p.outputNode) ? p.outputNode : [p.outputNode],
       params: p.params ?? {},
     };
@@ -409,10 +423,12 @@ function resolveRouting(parsed: ParsedFile, configFile: string): Pick<Config, 'p
   return { providers, models };
 }
 
-const WORKFLOW_REQUIRED = ['{{image}}', '{{prompt}}'];
+const WORKFLOW_REQUIRED = { edit: ['{{image}}', '{{prompt}}'], generation: ['{{prompt}}'] };
+/** a generation has no image: a text-to-image workflow that loads one cannot run */
+const GENERATION_FORBIDDEN = ['{{image}}', '{{mask}}'];
 
 /** A ComfyUI API-format workflow: an object of nodes, each with class_type and inputs, holding the placeholders. */
-function loadWorkflow(file: string, fail: (message: string) => ConfigError): NonNullable<ProviderConfig['workflow']> {
+function loadWorkflow(file: string, fail: (message: string) => ConfigError, kind: 'edit' | 'generation'): NonNullable<ProviderConfig['workflow']> {
   let graph: unknown;
   try {
     graph = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -428,7 +444,11 @@ function loadWorkflow(file: string, fail: (message: string) => ConfigError): Non
     }
   }
   const text = JSON.stringify(graph);
-  const missing = WORKFLOW_REQUIRED.filter((p) => !text.includes(JSON.stringify(p)));
+  const missing = WORKFLOW_REQUIRED[kind].filter((p) => !text.includes(JSON.stringify(p)));
   if (missing.length > 0) throw fail(`the workflow ${file} has no ${missing.join(' or ')} placeholder (a string input that is exactly that text)`);
+  if (kind === 'generation') {
+    const extra = GENERATION_FORBIDDEN.filter((p) => text.includes(JSON.stringify(p)));
+    if (extra.length > 0) throw fail(`the generation workflow ${file} holds ${extra.join(' and ')}: a generation has no input image (start from an EmptyLatentImage)`);
+  }
   return { path: file, graph: graph as Record<string, { class_type: string; inputs: Record<string, unknown> }> };
 }

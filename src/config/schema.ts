@@ -78,6 +78,7 @@ export const providerSchema = z.strictObject({
   fillModel: z.string().regex(/^[\w.-]+$/, 'must be a BFL endpoint name such as "flux-pro-1.0-fill"').optional(),
   // comfyui
   workflow: z.string().optional(),
+  generationWorkflow: z.string().optional(),
   outputNode: z.union([z.string(), z.array(z.string())]).optional(),
   // a1111
   params: z.record(z.string(), z.unknown()).optional(),

@@ -22,7 +22,7 @@ export interface ProviderView {
   breaker: ProviderConfig['breaker'];
   trustedHosts: string[];
   dropUnsupported: string[];
-  /** the keys of its own type, when set (organization, apiVersion, fillModel, workflow, outputNode, params) */
+  /** the keys of its own type, when set (organization, apiVersion, fillModel, workflow, generationWorkflow, outputNode, params) */
   options: Record<string, unknown>;
 }
 
@@ -56,6 +56,7 @@ function providerView(p: ProviderConfig): ProviderView {
   if (p.type === 'bfl') options.fillModel = p.fillModel;
   // the workflow's path, not its graph: the graph is large and the file is the operator's own
   if (p.workflow !== null) options.workflow = p.workflow.path;
+  if (p.generationWorkflow !== null) options.generationWorkflow = p.generationWorkflow.path;
   if (p.outputNode !== null) options.outputNode = p.outputNode;
   if (Object.keys(p.params).length > 0) options.params = p.params;
   return {

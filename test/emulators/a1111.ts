@@ -26,8 +26,14 @@
  * - the answer `{images, parameters, info}` with `info` a JSON STRING,
  *   images raw base64 PNG, `X-Process-Time`; `extraImages` appends images
  *   after the batch the way ControlNet appends its detected maps.
+ * - `POST /sdapi/v1/txt2img`: the txt2img model's fields (no init_images,
+ *   mask or inpainting fields: those are ignored like any unknown field and
+ *   recorded in `ignored`), the same checkpoint, sampler and script checks,
+ *   the same answer. A missing prompt is not refused: A1111's model defaults
+ *   it to "" (the gateway requires one before anything is sent).
  * The "generation" paints the repaint area of the resized init image with a
- * colour derived from each image's seed (seed, seed+1, …).
+ * colour derived from each image's seed (seed, seed+1, …); txt2img paints
+ * the whole picture with it.
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
@@ -107,6 +113,25 @@ const FIELDS: Record<string, FieldType> = {
   hr_checkpoint_name: 'str',
 };
 
+/** The txt2img model's fields: the shared ones, less img2img's own, plus the hires-fix ones. */
+const IMG2IMG_OWN = ['init_images', 'mask', 'image_cfg_scale', 'resize_mode', 'mask_blur', 'mask_blur_x', 'mask_blur_y', 'mask_round', 'inpainting_fill', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpainting_mask_invert', 'initial_noise_multiplier', 'include_init_images'];
+const TXT2IMG_FIELDS: Record<string, FieldType> = {
+  ...Object.fromEntries(Object.entries(FIELDS).filter(([k]) => !IMG2IMG_OWN.includes(k))),
+  eta: 'float',
+  enable_hr: 'bool',
+  firstphase_width: 'int',
+  firstphase_height: 'int',
+  hr_scale: 'float',
+  hr_upscaler: 'str',
+  hr_second_pass_steps: 'int',
+  hr_resize_x: 'int',
+  hr_resize_y: 'int',
+  hr_sampler_name: 'str',
+  hr_scheduler: 'str',
+  hr_prompt: 'str',
+  hr_negative_prompt: 'str',
+};
+
 const SAMPLERS = ['DPM++ 2M', 'DPM++ SDE', 'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DDIM', 'UniPC'];
 
 interface Detail {
@@ -171,6 +196,8 @@ export class A1111Emulator extends EmulatorBase {
   /** every batch image answered, in order (extras excluded): a client must get exactly these bytes */
   readonly emitted: Buffer[] = [];
   readonly edits: Img2ImgSeen[] = [];
+  /** the txt2img calls (binaryMask always null) */
+  readonly generations: Img2ImgSeen[] = [];
   readonly checkpoints: string[];
   loaded: string;
 
@@ -199,7 +226,7 @@ export class A1111Emulator extends EmulatorBase {
   }
 
   private async serve(req: Recorded, res: http.ServerResponse): Promise<void> {
-    const routes: Record<string, string> = { '/sdapi/v1/img2img': 'POST', '/sdapi/v1/sd-models': 'GET', '/sdapi/v1/options': 'GET' };
+    const routes: Record<string, string> = { '/sdapi/v1/img2img': 'POST', '/sdapi/v1/txt2img': 'POST', '/sdapi/v1/sd-models': 'GET', '/sdapi/v1/options': 'GET' };
     if (!routes[req.path]) return sendJson(res, 404, { detail: 'Not Found' });
     if (routes[req.path] !== req.method) return sendJson(res, 405, { detail: 'Method Not Allowed' });
     try {
@@ -215,7 +242,8 @@ export class A1111Emulator extends EmulatorBase {
         );
       }
       if (req.path === '/sdapi/v1/options') return sendJson(res, 200, { sd_model_checkpoint: this.loaded, samples_format: 'png', api_enable_requests: false });
-      await this.img2img(req, res);
+      if (req.path === '/sdapi/v1/txt2img') await this.txt2img(req, res);
+      else await this.img2img(req, res);
     } catch (e) {
       if (e instanceof ApiError) return this.fail(res, e);
       throw e;
@@ -268,6 +296,90 @@ export class A1111Emulator extends EmulatorBase {
       }
     }
     return { width: info.width, height: info.height, data: out };
+  }
+
+  /** FastAPI's parse of a body into the model's fields: null when it answered 422 */
+  private parseBody(req: Recorded, res: http.ServerResponse, fields: Record<string, FieldType>): { body: Record<string, unknown>; ignored: string[] } | null {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(req.body.toString('utf8'));
+    } catch (e) {
+      sendJson(res, 422, { detail: [{ loc: ['body', 0], msg: (e as Error).message, type: 'value_error.jsondecode' }] });
+      return null;
+    }
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      sendJson(res, 422, { detail: [{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }] });
+      return null;
+    }
+    const body: Record<string, unknown> = {};
+    const ignored: string[] = [];
+    const details: Detail[] = [];
+    for (const [k, v] of Object.entries(raw)) {
+      const type = fields[k];
+      if (!type) {
+        ignored.push(k);
+        continue;
+      }
+      const c = coerce(type, v);
+      if (c.ok) body[k] = c.value;
+      else details.push({ loc: ['body', k], msg: c.msg, type: c.type });
+    }
+    if (details.length > 0) {
+      sendJson(res, 422, { detail: details });
+      return null;
+    }
+    return { body, ignored };
+  }
+
+  private checkpointOf(body: Record<string, unknown>): string {
+    const overrides = (body.override_settings ?? {}) as Record<string, unknown>;
+    if (typeof overrides.sd_model_checkpoint === 'string') {
+      const found = this.findCheckpoint(overrides.sd_model_checkpoint);
+      if (found) return found;
+      if (this.options.unknownCheckpoint === '404') throw new ApiError(404, 'Model not found');
+    }
+    return this.loaded;
+  }
+
+  private async txt2img(req: Recorded, res: http.ServerResponse): Promise<void> {
+    const parsed = this.parseBody(req, res, TXT2IMG_FIELDS);
+    if (!parsed) return;
+    const { body, ignored } = parsed;
+    const checkpoint = this.checkpointOf(body);
+    const sampler = (body.sampler_name as string | undefined) || (body.sampler_index as string | undefined) || 'Euler';
+    if (!SAMPLERS.includes(sampler)) throw new ApiError(404, 'Sampler not found');
+    if (body.script_name) throw new ApiError(422, `Script '${String(body.script_name)}' not found`);
+    for (const name of Object.keys((body.alwayson_scripts ?? {}) as object)) throw new ApiError(422, `always on script ${name} not found`);
+    const width = (body.width as number | undefined) ?? 512;
+    const height = (body.height as number | undefined) ?? 512;
+    const batch = ((body.batch_size as number | undefined) ?? 1) * ((body.n_iter as number | undefined) ?? 1);
+    const seed = body.seed === undefined || body.seed === null || body.seed === -1 ? crypto.randomInt(0, 2 ** 31) : (body.seed as number);
+    const seeds = Array.from({ length: batch }, (_, i) => seed + i);
+    const blank = { width, height, data: Buffer.alloc(width * height * 4) };
+    const out: Buffer[] = [];
+    for (const s of seeds) out.push(await encodePng(paint(blank, null, s)));
+    this.emitted.push(...out);
+    this.generations.push({ body, ignored, binaryMask: null, checkpoint, seeds });
+    const prompt = (body.prompt as string | undefined) ?? '';
+    const name = checkpoint.replace(/\s*\[.*\]$/, '').split('/').pop()!.replace(/\.[^.]+$/, '');
+    const hash = /\[(\w+)\]/.exec(checkpoint)?.[1] ?? null;
+    const info = {
+      prompt,
+      all_prompts: seeds.map(() => prompt),
+      seed,
+      all_seeds: seeds,
+      width,
+      height,
+      sampler_name: sampler,
+      steps: (body.steps as number | undefined) ?? 50,
+      batch_size: (body.batch_size as number | undefined) ?? 1,
+      sd_model_name: name,
+      sd_model_hash: hash,
+      infotexts: seeds.map((s) => `${prompt}\nSteps: ${(body.steps as number) ?? 50}, Sampler: ${sampler}, Seed: ${s}, Size: ${width}x${height}, Model hash: ${hash}, Model: ${name}`),
+      version: 'v1.10.1',
+    };
+    const parameters = { ...Object.fromEntries(Object.keys(TXT2IMG_FIELDS).map((k) => [k, null])), ...body };
+    sendJson(res, 200, { images: out.map((b) => b.toString('base64')), parameters, info: JSON.stringify(info) }, { 'x-process-time': '0.9876' });
   }
 
   private async img2img(req: Recorded, res: http.ServerResponse): Promise<void> {

@@ -257,7 +257,8 @@ export async function makeResultImage(
   height: number,
   format: 'png' | 'jpeg' | 'webp',
   seed: number,
-  opts: { alpha?: boolean } = {},
+  /** quality: for jpeg and webp (default 90) */
+  opts: { alpha?: boolean; quality?: number } = {},
 ): Promise<Buffer> {
   const hue = (seed * 47) % 360;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
@@ -269,8 +270,9 @@ export async function makeResultImage(
   let s = sharp(Buffer.from(svg));
   s = opts.alpha ? s.ensureAlpha() : s.removeAlpha();
   if (format === 'png') return s.png().toBuffer();
-  if (format === 'jpeg') return s.jpeg({ quality: 90 }).toBuffer();
-  return s.webp({ quality: 90 }).toBuffer();
+  const quality = Math.max(1, Math.min(100, opts.quality ?? 90));
+  if (format === 'jpeg') return s.jpeg({ quality }).toBuffer();
+  return s.webp({ quality }).toBuffer();
 }
 
 /** Decoded facts of an uploaded picture, for emulators that check what they receive like the provider does. */

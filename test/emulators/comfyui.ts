@@ -17,7 +17,10 @@
  * MASK = 1 − alpha (an all-zero 64×64 mask without alpha), as nodes.py does;
  * the mask each run derived is recorded so tests can check its polarity.
  * KSampler paints the area where the mask is set with its seed's colour
- * (everything without a mask); SaveImage writes a PNG served by /view.
+ * (everything without a mask); on an EmptyLatentImage of batch_size b it
+ * makes b pictures, the i-th painted with seed + i (one seed, b distinct
+ * images, as ComfyUI's batch noise gives); SaveImage writes one PNG per
+ * picture, served by /view.
  * ComfyUI has no auth; `apiKey` makes the emulator a reverse proxy in front
  * of it that wants `Authorization: Bearer`.
  */
@@ -90,7 +93,17 @@ class Refusal extends Error {
   }
 }
 
-type Value = { image?: Rgba; mask?: Gray | null; latent?: { pixels: Rgba | null; mask: Gray | null; width: number; height: number }; text?: string };
+interface Latent {
+  pixels: Rgba | null;
+  mask: Gray | null;
+  width: number;
+  height: number;
+  /** EmptyLatentImage's batch_size (1 elsewhere) */
+  batch?: number;
+  /** the batch's pictures after sampling (pixels is the first) */
+  frames?: Rgba[];
+}
+type Value = { image?: Rgba; images?: Rgba[]; mask?: Gray | null; latent?: Latent; text?: string };
 
 export class ComfyUiEmulator extends EmulatorBase {
   /** every output image, in order: a client must get exactly these bytes */
@@ -446,8 +459,9 @@ export class ComfyUiEmulator extends EmulatorBase {
           break;
         }
         case 'ImageScale': {
-          const img = (await input(node, 'image')).image!;
-          out = [{ image: await resizeRgba(img, num('width') || img.width, num('height') || img.height) }];
+          const v = await input(node, 'image');
+          const all = await Promise.all((v.images ?? [v.image!]).map((img) => resizeRgba(img, num('width') || img.width, num('height') || img.height)));
+          out = [{ image: all[0], images: all }];
           break;
         }
         case 'CheckpointLoaderSimple':
@@ -457,7 +471,7 @@ export class ComfyUiEmulator extends EmulatorBase {
           out = [{ text: String(node.inputs.text) }];
           break;
         case 'EmptyLatentImage':
-          out = [{ latent: { pixels: null, mask: null, width: num('width'), height: num('height') } }];
+          out = [{ latent: { pixels: null, mask: null, width: num('width'), height: num('height'), batch: num('batch_size') || 1 } }];
           break;
         case 'VAEEncode': {
           const px = (await input(node, 'pixels')).image!;
@@ -481,22 +495,28 @@ export class ComfyUiEmulator extends EmulatorBase {
         case 'KSampler': {
           const l = (await input(node, 'latent_image')).latent!;
           const base = l.pixels ?? { width: l.width, height: l.height, data: Buffer.alloc(l.width * l.height * 4, 128) };
-          out = [{ latent: { ...l, pixels: paint(base, l.mask, num('seed')), mask: null } }];
+          const frames = Array.from({ length: l.batch ?? 1 }, (_, i) => paint(base, l.mask, num('seed') + i));
+          out = [{ latent: { ...l, pixels: frames[0], frames, mask: null } }];
           break;
         }
-        case 'VAEDecode':
-          out = [{ image: (await input(node, 'samples')).latent!.pixels! }];
+        case 'VAEDecode': {
+          const l = (await input(node, 'samples')).latent!;
+          out = [{ image: l.pixels!, images: l.frames ?? [l.pixels!] }];
           break;
+        }
         case 'SaveImage':
         case 'PreviewImage': {
-          const img = (await input(node, 'images')).image!;
-          const png = await encodePng(img);
+          const v = await input(node, 'images');
           const type = node.class_type === 'SaveImage' ? 'output' : 'temp';
           const prefix = node.class_type === 'SaveImage' ? String(node.inputs.filename_prefix) : 'ComfyUI_temp';
-          const filename = `${prefix}_${String(++this.saved).padStart(5, '0')}_.png`;
-          this.files[type].set(filename, png);
-          if (type === 'output') this.emitted.push(png);
-          run.outputs[nid] = [{ filename, subfolder: '', type }];
+          run.outputs[nid] = [];
+          for (const img of v.images ?? [v.image!]) {
+            const png = await encodePng(img);
+            const filename = `${prefix}_${String(++this.saved).padStart(5, '0')}_.png`;
+            this.files[type].set(filename, png);
+            if (type === 'output') this.emitted.push(png);
+            run.outputs[nid].push({ filename, subfolder: '', type });
+          }
           out = [];
           break;
         }

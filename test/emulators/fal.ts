@@ -31,7 +31,7 @@ export interface FalEmulatorOptions {
   fileTtlMs?: number;
 }
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'array';
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'image_size';
 interface Field {
   kind: Kind;
   enum?: readonly string[];
@@ -53,14 +53,48 @@ const COMMON: Record<string, Field> = {
   enhance_prompt: { kind: 'boolean' },
   aspect_ratio: { kind: 'string', enum: RATIOS },
 };
-const SINGLE = { fields: { ...COMMON, image_url: { kind: 'string', image: true } as Field }, required: ['prompt', 'image_url'] };
-const MULTI = { fields: { ...COMMON, image_urls: { kind: 'array', minItems: 1, image: true } as Field }, required: ['prompt', 'image_urls'] };
+interface Schema {
+  fields: Record<string, Field>;
+  required: string[];
+}
+const SINGLE: Schema = { fields: { ...COMMON, image_url: { kind: 'string', image: true } }, required: ['prompt', 'image_url'] };
+const MULTI: Schema = { fields: { ...COMMON, image_urls: { kind: 'array', minItems: 1, image: true } }, required: ['prompt', 'image_urls'] };
+/** Kontext's text to image: the same input without an image */
+const KONTEXT_T2I: Schema = { fields: { ...COMMON }, required: ['prompt'] };
+/** FLUX.1 [dev] / [schnell] text to image: `image_size` an enum name or `{width, height}`, no aspect_ratio or safety_tolerance */
+const FLUX1_COMMON: Record<string, Field> = {
+  prompt: { kind: 'string' },
+  image_size: { kind: 'image_size' },
+  seed: { kind: 'integer' },
+  sync_mode: { kind: 'boolean' },
+  num_images: { kind: 'integer', ge: 1, le: 4 },
+  enable_safety_checker: { kind: 'boolean' },
+  output_format: { kind: 'string', enum: ['jpeg', 'png'] },
+  acceleration: { kind: 'string', enum: ['none', 'regular', 'high'] },
+};
+const FLUX_DEV: Schema = { fields: { ...FLUX1_COMMON, num_inference_steps: { kind: 'integer', ge: 1, le: 50 }, guidance_scale: { kind: 'number', ge: 1, le: 20 } }, required: ['prompt'] };
+const FLUX_SCHNELL: Schema = { fields: { ...FLUX1_COMMON, num_inference_steps: { kind: 'integer', ge: 1, le: 12 } }, required: ['prompt'] };
 
-export const ENDPOINTS: Record<string, typeof SINGLE | typeof MULTI> = {
+/** fal's named sizes */
+export const IMAGE_SIZES: Record<string, { width: number; height: number }> = {
+  square_hd: { width: 1024, height: 1024 },
+  square: { width: 512, height: 512 },
+  portrait_4_3: { width: 768, height: 1024 },
+  portrait_16_9: { width: 576, height: 1024 },
+  landscape_4_3: { width: 1024, height: 768 },
+  landscape_16_9: { width: 1024, height: 576 },
+};
+const MAX_SIDE = 14142;
+
+export const ENDPOINTS: Record<string, Schema> = {
   'fal-ai/flux-pro/kontext': SINGLE,
   'fal-ai/flux-pro/kontext/max': SINGLE,
   'fal-ai/flux-pro/kontext/multi': MULTI,
   'fal-ai/flux-pro/kontext/max/multi': MULTI,
+  'fal-ai/flux-pro/kontext/text-to-image': KONTEXT_T2I,
+  'fal-ai/flux-pro/kontext/max/text-to-image': KONTEXT_T2I,
+  'fal-ai/flux/dev': FLUX_DEV,
+  'fal-ai/flux/schnell': FLUX_SCHNELL,
 };
 
 export type FalOutcome =
@@ -214,7 +248,8 @@ export class FalEmulator extends EmulatorBase {
     const problems = validate(ENDPOINTS[item.endpoint], item.input);
     if (problems.length > 0) return complete(422, { detail: problems }, { 'x-fal-retryable': 'false' });
     const input = item.input as Record<string, unknown>;
-    const uris = (Array.isArray(input.image_urls) ? input.image_urls : [input.image_url]) as string[];
+    const schema = ENDPOINTS[item.endpoint];
+    const uris = (Array.isArray(input.image_urls) ? input.image_urls : 'image_url' in schema.fields ? [input.image_url] : []) as string[];
     const facts = [];
     for (const [i, uri] of uris.entries()) {
       const bytes = decodeDataUri(uri);
@@ -230,7 +265,10 @@ export class FalEmulator extends EmulatorBase {
     if (o.kind === 'error') return complete(o.status, { detail: o.detail }, o.retryable === undefined ? {} : { 'x-fal-retryable': String(o.retryable) });
     const n = (input.num_images as number | undefined) ?? 1;
     const format = (input.output_format as 'jpeg' | 'png' | undefined) ?? 'jpeg';
-    const size = outputSize(input.aspect_ratio as string | undefined, facts[0]);
+    const size =
+      'image_size' in schema.fields ? imageSize(input.image_size)
+      : !('image_url' in schema.fields) && !('image_urls' in schema.fields) && input.aspect_ratio === undefined ? outputSize('1:1', undefined)
+      : outputSize(input.aspect_ratio as string | undefined, facts[0]);
     const images = [];
     for (let i = 0; i < n; i++) {
       const bytes =
@@ -261,7 +299,7 @@ function decodeDataUri(uri: string): Buffer | null {
 }
 
 /** pydantic's checks and words for the model's input */
-function validate(schema: typeof SINGLE | typeof MULTI, input: unknown): DetailItem[] {
+function validate(schema: Schema, input: unknown): DetailItem[] {
   if (!input || typeof input !== 'object' || Array.isArray(input)) {
     return [{ loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', type: 'model_attributes_type', input }];
   }
@@ -274,6 +312,10 @@ function validate(schema: typeof SINGLE | typeof MULTI, input: unknown): DetailI
     const loc = ['body', name];
     if (!f) {
       out.push({ loc, msg: 'Extra inputs are not permitted', type: 'extra_forbidden', input: v });
+      continue;
+    }
+    if (f.kind === 'image_size') {
+      out.push(...checkImageSize(v));
       continue;
     }
     if (f.enum) {
@@ -299,6 +341,37 @@ function validate(schema: typeof SINGLE | typeof MULTI, input: unknown): DetailI
     }
   }
   return out;
+}
+
+/** `image_size`: one of the named sizes, or `{width, height}` integers 1–14142 and nothing else */
+function checkImageSize(v: unknown): DetailItem[] {
+  const loc = ['body', 'image_size'];
+  if (typeof v === 'string') {
+    const names = Object.keys(IMAGE_SIZES);
+    return names.includes(v) ? [] : [{ loc: [...loc, 'enum[…]'], msg: `Input should be ${names.map((e) => `'${e}'`).join(', ').replace(/, ([^,]*)$/, ' or $1')}`, type: 'enum', input: v }];
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return [{ loc: [...loc, 'ImageSize'], msg: 'Input should be a valid dictionary or instance of ImageSize', type: 'model_type', input: v }];
+  const out: DetailItem[] = [];
+  const o = v as Record<string, unknown>;
+  for (const [k, x] of Object.entries(o)) {
+    if (k !== 'width' && k !== 'height') out.push({ loc: [...loc, 'ImageSize', k], msg: 'Extra inputs are not permitted', type: 'extra_forbidden', input: x });
+  }
+  for (const k of ['width', 'height']) {
+    const x = o[k];
+    if (x === undefined) continue; // both default to 512
+    if (!(typeof x === 'number' && Number.isInteger(x))) out.push({ loc: [...loc, 'ImageSize', k], msg: 'Input should be a valid integer', type: 'int_type', input: x });
+    else if (x < 1 || x > MAX_SIDE) out.push({ loc: [...loc, 'ImageSize', k], msg: x < 1 ? 'Input should be greater than 0' : `Input should be less than or equal to ${MAX_SIDE}`, type: x < 1 ? 'greater_than' : 'less_than_equal', input: x });
+  }
+  return out;
+}
+
+/** the size FLUX.1 makes: the named size, or the asked one on multiples of 16 (default landscape_4_3) */
+function imageSize(v: unknown): { width: number; height: number } {
+  if (v === undefined) return IMAGE_SIZES.landscape_4_3;
+  if (typeof v === 'string') return IMAGE_SIZES[v];
+  const o = v as { width?: number; height?: number };
+  const side = (x: number) => Math.max(16, Math.round(x / 16) * 16);
+  return { width: side(o.width ?? 512), height: side(o.height ?? 512) };
 }
 
 /** about a megapixel in the asked ratio, else the input's shape; multiples of 16 */

@@ -42,7 +42,7 @@ interface Field {
   items?: Field;
 }
 interface ModelDef {
-  family: 'kontext' | 'flux-2';
+  family: 'kontext' | 'flux-2' | 'flux-1';
   /** runs on `/models/{owner}/{name}/predictions` without a version */
   official: boolean;
   version: string;
@@ -81,6 +81,36 @@ const FLUX2: Omit<ModelDef, 'official' | 'version'> = {
   },
 };
 
+/** FLUX.1 [schnell] and [dev]: text to image, up to 4 outputs, an array of URLs back (dev also takes an `image` for img2img) */
+const FLUX1_RATIOS = ['1:1', '16:9', '21:9', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '9:16', '9:21'];
+const FLUX1_COMMON: Record<string, Field> = {
+  prompt: { type: 'string' },
+  aspect_ratio: { type: 'string', enum: FLUX1_RATIOS },
+  num_outputs: { type: 'integer', minimum: 1, maximum: 4 },
+  seed: { type: 'integer' },
+  output_format: { type: 'string', enum: ['webp', 'jpg', 'png'] },
+  output_quality: { type: 'integer', minimum: 0, maximum: 100 },
+  disable_safety_checker: { type: 'boolean' },
+  go_fast: { type: 'boolean' },
+  megapixels: { type: 'string', enum: ['1', '0.25'] },
+};
+const FLUX_SCHNELL: Omit<ModelDef, 'official' | 'version'> = {
+  family: 'flux-1',
+  required: ['prompt'],
+  properties: { ...FLUX1_COMMON, num_inference_steps: { type: 'integer', minimum: 1, maximum: 4 } },
+};
+const FLUX_DEV: Omit<ModelDef, 'official' | 'version'> = {
+  family: 'flux-1',
+  required: ['prompt'],
+  properties: {
+    ...FLUX1_COMMON,
+    image: URI,
+    prompt_strength: { type: 'number', minimum: 0, maximum: 1 },
+    num_inference_steps: { type: 'integer', minimum: 1, maximum: 50 },
+    guidance: { type: 'number', minimum: 0, maximum: 10 },
+  },
+};
+
 export const KONTEXT_PRO_VERSION = '0a1381936934845a14efcc9f309ce7d031cb905867878b5c5830280e00e97606';
 export const COMMUNITY_VERSION = '5b3e9a0c1d2f4e6a8b7c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c';
 
@@ -88,6 +118,8 @@ export const MODELS: Record<string, ModelDef> = {
   'black-forest-labs/flux-kontext-pro': { ...KONTEXT, official: true, version: KONTEXT_PRO_VERSION },
   'black-forest-labs/flux-kontext-max': { ...KONTEXT, official: true, version: '8389ed8e4b16016c44fcdcc3ad142cf1e182e0a1ecaf0347b3e5254303f2beac' },
   'black-forest-labs/flux-2-pro': { ...FLUX2, official: true, version: '00b07c32e314ceb5152c1d08e73400e6a61d7d22ba60a405fc76314fc807910c' },
+  'black-forest-labs/flux-schnell': { ...FLUX_SCHNELL, official: true, version: 'c846a69991daf4c0e5d016514849d14ee5b2e6846ce6b9d6f21369e564cfe51e' },
+  'black-forest-labs/flux-dev': { ...FLUX_DEV, official: true, version: '6e4a938f85952bdabcc15fa9eb4ee3e1e4ab6b0d4cd6d9e1d8a5b1f0c0a7a3c1' },
   // a community fine-tune: only reachable by its version
   'acme/kontext-tuned': { ...KONTEXT, official: false, version: COMMUNITY_VERSION },
 };
@@ -299,7 +331,10 @@ export class ReplicateEmulator extends EmulatorBase {
     p.started_at ??= new Date().toISOString();
     if (outcome.kind === 'failed') return this.finish(p, 'failed', null, outcome.error);
     if (outcome.kind === 'canceled') return this.finish(p, 'canceled', null, null);
-    const inputs = def.family === 'kontext' ? (p.input.input_image ? [p.input.input_image] : []) : ((p.input.input_images as unknown[]) ?? []);
+    const inputs =
+      def.family === 'kontext' ? (p.input.input_image ? [p.input.input_image] : [])
+      : def.family === 'flux-1' ? (p.input.image ? [p.input.image] : [])
+      : ((p.input.input_images as unknown[]) ?? []);
     const facts = [];
     for (const [i, uri] of inputs.entries()) {
       const bytes = decodeDataUri(String(uri));
@@ -313,14 +348,22 @@ export class ReplicateEmulator extends EmulatorBase {
       return this.finish(p, 'failed', null, 'safety_tolerance is limited to 2 when an input image is given');
     }
     const size = outputSize(p.input, facts[0] ?? null);
-    const format = (p.input.output_format as string | undefined) ?? (def.family === 'flux-2' ? 'webp' : 'png');
-    const bytes = await makeResultImage(size.width, size.height, format === 'jpg' ? 'jpeg' : (format as 'png' | 'webp'), ++this.counter);
+    const format = (p.input.output_format as string | undefined) ?? (def.family === 'kontext' ? 'png' : 'webp');
+    const quality = (p.input.output_quality as number | undefined) ?? 80;
+    // FLUX.1 makes num_outputs images from one seed and always answers an array
+    const count = def.family === 'flux-1' ? ((p.input.num_outputs as number | undefined) ?? 1) : 1;
+    const made: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      made.push(await makeResultImage(size.width, size.height, format === 'jpg' ? 'jpeg' : (format as 'png' | 'webp'), ++this.counter, { quality: format === 'png' ? undefined : quality }));
+    }
     if (p.status !== 'starting' && p.status !== 'processing') return;
-    this.emitted.push(bytes);
-    const token = crypto.randomBytes(16).toString('hex');
-    this.files.set(token, { bytes, type: `image/${format === 'jpg' ? 'jpeg' : format}`, expires: Date.now() + this.fileTtlMs });
-    const url = `${this.options.deliveryOrigin ?? this.url}/delivery/${token}/output.${format}`;
-    this.finish(p, 'succeeded', this.options.arrayOutput ? [url] : url, null);
+    const urls = made.map((bytes, i) => {
+      this.emitted.push(bytes);
+      const token = crypto.randomBytes(16).toString('hex');
+      this.files.set(token, { bytes, type: `image/${format === 'jpg' ? 'jpeg' : format}`, expires: Date.now() + this.fileTtlMs });
+      return `${this.options.deliveryOrigin ?? this.url}/delivery/${token}/out-${i}.${format}`;
+    });
+    this.finish(p, 'succeeded', def.family === 'flux-1' || this.options.arrayOutput ? urls : urls[0], null);
   }
 
   private finish(p: PredictionState, status: 'succeeded' | 'failed' | 'canceled', output: string | string[] | null, error: string | null): void {

@@ -34,19 +34,33 @@ describe('comfyui translate', () => {
   test('placeholders and the capabilities they give', () => {
     assert.deepEqual([...placeholdersOf(inpaint)].sort(), ['height', 'image', 'mask', 'prompt', 'seed', 'width']);
     assert.deepEqual([...placeholdersOf(img2img)].sort(), ['image', 'prompt', 'seed']);
-    const a = comfyCapabilities(inpaint);
+    const a = comfyCapabilities({ edit: inpaint, generation: null });
     assert.equal(a.mask, 'image-alpha');
     assert.deepEqual(a.sizes, { kind: 'exact', sizes: 'free' });
     assert.deepEqual([a.maxImages, a.maxImagesPerCall, a.mode], [1, 1, 'polling']);
     assert.deepEqual([a.outputFormats, a.quality, a.background, a.inputFidelity, a.moderation, a.partialImages], [['png'], [], [], false, false, false]);
-    const b = comfyCapabilities(img2img);
+    const b = comfyCapabilities({ edit: img2img, generation: null });
     assert.equal(b.mask, null, 'no {{mask}}: a masked edit is refused');
     assert.deepEqual(b.sizes, { kind: 'none' }, 'no {{width}}/{{height}}: an explicit size is refused');
     // only one of the two size placeholders is not enough to honour a size
     const half = { ...img2img, '9': { class_type: 'EmptyLatentImage', inputs: { width: '{{width}}', height: 512, batch_size: 1 } } } as Workflow;
-    assert.deepEqual(comfyCapabilities(half).sizes, { kind: 'none' });
+    assert.deepEqual(comfyCapabilities({ edit: half, generation: null }).sizes, { kind: 'none' });
     // only exact strings count: text around a placeholder is left alone
     assert.deepEqual([...placeholdersOf({ '1': { class_type: 'CLIPTextEncode', inputs: { text: 'a {{prompt}} b' } } } as Workflow)], []);
+  });
+
+  test('a generation workflow: its own capabilities for generations, batches with {{batch_size}}, 1024x1024 for auto', () => {
+    const txt2img = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'txt2img.json'), 'utf8')) as Workflow;
+    const both = { edit: inpaint, generation: txt2img };
+    const gen = comfyCapabilities(both, 'generation');
+    assert.deepEqual([gen.operations, gen.maxImages, gen.mask, gen.maxImagesPerCall, gen.sizes.kind], [['edit', 'generation'], 0, null, 4, 'exact']);
+    const edit = comfyCapabilities(both, 'edit');
+    assert.deepEqual([edit.maxImages, edit.mask, edit.maxImagesPerCall], [1, 'image-alpha', 1]);
+    assert.deepEqual(comfyCapabilities({ edit: null, generation: txt2img }, 'edit').operations, ['generation']);
+    assert.deepEqual(comfyCapabilities({ edit: img2img, generation: null }, 'generation').operations, ['edit']);
+    const filled = fillWorkflow(txt2img, substitutions(call({ images: [], operation: 'generation' }, { n: 3 }), ''));
+    assert.deepEqual(filled['2'].inputs, { width: 1024, height: 1024, batch_size: 3 });
+    assert.equal(filled['5'].inputs.seed, 424242);
   });
 
   test('filling: a deep copy, exact strings replaced, numbers for seed and size', () => {

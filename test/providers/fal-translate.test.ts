@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   classifyError,
+  endpointFor,
   falCapabilities,
+  familyOf,
   isMultiEndpoint,
   parseEndpoint,
   parseResult,
@@ -19,6 +21,34 @@ const MULTI = 'fal-ai/flux-pro/kontext/max/multi';
 const URI = 'data:image/png;base64,AAAA';
 
 describe('fal: endpoints and capabilities', () => {
+  test('families by endpoint id; a Kontext deployment\'s generations go to its /text-to-image sibling', () => {
+    assert.deepEqual(
+      [KONTEXT, MULTI, 'fal-ai/flux-pro/kontext/max/text-to-image', 'fal-ai/flux/dev', 'fal-ai/flux-1/schnell', 'fal-ai/flux-pro/v1.1'].map(familyOf),
+      ['kontext', 'kontext-multi', 'kontext-t2i', 'flux-1', 'flux-1', 'other'],
+    );
+    assert.equal(endpointFor(KONTEXT, 'generation'), 'fal-ai/flux-pro/kontext/text-to-image');
+    assert.equal(endpointFor('fal-ai/flux-pro/kontext/max/', 'generation'), 'fal-ai/flux-pro/kontext/max/text-to-image');
+    assert.equal(endpointFor(KONTEXT, 'edit'), KONTEXT);
+    assert.equal(endpointFor('fal-ai/flux/dev', 'generation'), 'fal-ai/flux/dev');
+    assert.deepEqual(
+      [KONTEXT, MULTI, 'fal-ai/flux-pro/kontext/text-to-image', 'fal-ai/flux/dev'].map((m) => falCapabilities(m).operations),
+      [['edit', 'generation'], ['edit'], ['generation'], ['generation']],
+    );
+    assert.deepEqual(falCapabilities('fal-ai/flux/dev').sizes, { kind: 'exact', sizes: 'free' });
+    // an endpoint whose text-to-image sibling is unknown keeps to edits
+    assert.deepEqual(falCapabilities('acme/kontext-tuned').operations, ['edit']);
+    assert.equal(endpointFor('acme/kontext-tuned', 'generation'), 'acme/kontext-tuned');
+  });
+
+  test('generation bodies: FLUX.1 image_size (square_hd for auto), Kontext text-to-image without image_url', () => {
+    const gen = (model: string, size: 'auto' | { width: number; height: number }) =>
+      submitBody(providerCall(model, { images: [], operation: 'generation', size }, { n: 3 }), []);
+    assert.deepEqual(gen('fal-ai/flux/dev', { width: 1024, height: 1536 }), { prompt: 'make it warmer', image_size: { width: 1024, height: 1536 }, num_images: 3, output_format: 'png', seed: 1234, sync_mode: false });
+    assert.equal(gen('fal-ai/flux/dev', 'auto').image_size, 'square_hd');
+    assert.deepEqual(gen(KONTEXT, 'auto'), { prompt: 'make it warmer', num_images: 3, aspect_ratio: '1:1', output_format: 'png', seed: 1234, safety_tolerance: '2', sync_mode: false });
+    assert.equal(gen(KONTEXT, { width: 1536, height: 1024 }).aspect_ratio, '3:2');
+  });
+
   test('owner/alias/path, as fal splits an endpoint id', () => {
     assert.deepEqual(parseEndpoint(KONTEXT), { owner: 'fal-ai', alias: 'flux-pro', path: 'kontext' });
     assert.deepEqual(parseEndpoint(MULTI), { owner: 'fal-ai', alias: 'flux-pro', path: 'kontext/max/multi' });

@@ -33,6 +33,7 @@ const config = (over: Partial<ProviderConfig> = {}): ProviderConfig => ({
   apiVersion: '2025-04-01-preview',
   fillModel: '',
   workflow: null,
+  generationWorkflow: null,
   outputNode: null,
   params: {},
   ...over,

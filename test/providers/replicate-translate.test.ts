@@ -42,6 +42,16 @@ describe('replicate: models', () => {
     const f = replicateCapabilities(FLUX2);
     assert.deepEqual([f.maxImages, f.sizes], [8, { kind: 'exact', sizes: 'free' }]);
     assert.deepEqual(f.outputFormats, ['png', 'jpeg', 'webp']);
+    assert.deepEqual([k.operations, f.operations], [['edit', 'generation'], ['edit', 'generation']]);
+  });
+
+  test('FLUX.1 [schnell]/[dev] by name: text to image only, 4 outputs a prediction, output_quality', () => {
+    assert.equal(familyOf('black-forest-labs/flux-schnell'), 'flux-1');
+    assert.equal(familyOf('black-forest-labs/flux-dev:abc'), 'flux-1');
+    assert.equal(familyOf('black-forest-labs/flux-dev-lora'), 'kontext');
+    const s = replicateCapabilities('black-forest-labs/flux-schnell');
+    assert.deepEqual([s.maxImages, s.maxImagesPerCall, s.operations, s.outputCompression, s.sizes.kind], [0, 4, ['generation'], true, 'aspect']);
+    assert.deepEqual(s.outputFormats, ['png', 'jpeg', 'webp']);
   });
 });
 
@@ -57,7 +67,14 @@ describe('replicate: the prediction input', () => {
     ['kontext, 1024x1536 → 2:3', [KONTEXT, { size: { width: 1024, height: 1536 } }], [URI], { prompt: 'make it warmer', input_image: URI, aspect_ratio: '2:3', output_format: 'png', seed: 1234, safety_tolerance: 2 }],
     ['kontext, 1792x1024 (1.75) → 16:9, the nearest on a log scale', [KONTEXT, { size: { width: 1792, height: 1024 } }], [URI], { prompt: 'make it warmer', input_image: URI, aspect_ratio: '16:9', output_format: 'png', seed: 1234, safety_tolerance: 2 }],
     ['kontext, 3072x1024 (3:1) → 21:9', [KONTEXT, { size: { width: 3072, height: 1024 } }], [URI], { prompt: 'make it warmer', input_image: URI, aspect_ratio: '21:9', output_format: 'png', seed: 1234, safety_tolerance: 2 }],
-    ['kontext, no image and size auto: no aspect_ratio', [KONTEXT, { images: [] }], [], { prompt: 'make it warmer', output_format: 'png', seed: 1234, safety_tolerance: 2 }],
+    ['kontext, no image (a generation) and size auto: 1:1, nothing to match', [KONTEXT, { images: [] }], [], { prompt: 'make it warmer', aspect_ratio: '1:1', output_format: 'png', seed: 1234, safety_tolerance: 2 }],
+    ['flux-schnell, auto: 1:1, num_outputs n', ['black-forest-labs/flux-schnell', { images: [] }], [], { prompt: 'make it warmer', aspect_ratio: '1:1', num_outputs: 1, output_format: 'png', seed: 1234 }],
+    [
+      'flux-dev, 1536x1024 webp with compression 40: 3:2, output_quality 40',
+      ['black-forest-labs/flux-dev', { images: [], size: { width: 1536, height: 1024 }, outputFormat: 'webp', outputCompression: 40 }],
+      [],
+      { prompt: 'make it warmer', aspect_ratio: '3:2', num_outputs: 1, output_format: 'webp', output_quality: 40, seed: 1234 },
+    ],
     [
       'flux-2, three images, an exact size through custom',
       [FLUX2, { images: [inputImage(0), inputImage(1), inputImage(2)], size: { width: 1536, height: 1024 }, outputFormat: 'webp' }],

@@ -1,12 +1,13 @@
 /**
- * The `a1111` provider type: one synchronous img2img request per call.
+ * The `a1111` provider type: one synchronous img2img request per call (an
+ * edit), or txt2img (a generation).
  */
 import type { ProviderConfig } from '../../config/index.js';
 import { asPrepared } from '../../images/mask.js';
 import { UpstreamError } from '../errors.js';
 import { pingGet } from '../ping.js';
 import type { Provider } from '../types.js';
-import { a1111Capabilities, authHeaders, checkpointMismatch, classifyError, img2imgBody, parseImg2Img } from './translate.js';
+import { a1111Capabilities, authHeaders, checkpointMismatch, classifyError, img2imgBody, parseImg2Img, txt2imgBody } from './translate.js';
 
 export function createA1111Provider(config: ProviderConfig): Provider {
   const caps = a1111Capabilities();
@@ -18,14 +19,18 @@ export function createA1111Provider(config: ProviderConfig): Provider {
     capabilities: () => caps,
 
     async edit(call, io) {
-      const image = await io.read(asPrepared(call.request.images[0]));
-      const mask = call.mask ? await io.read(call.mask) : null;
-      const res = await io.http.send({
-        method: 'POST',
-        url: '/sdapi/v1/img2img',
-        headers: { ...headers, accept: 'application/json' },
-        json: img2imgBody(call, config.params, image, mask),
-      });
+      let url: string;
+      let json: Record<string, unknown>;
+      if (call.request.operation === 'generation') {
+        url = '/sdapi/v1/txt2img';
+        json = txt2imgBody(call, config.params);
+      } else {
+        const image = await io.read(asPrepared(call.request.images[0]));
+        const mask = call.mask ? await io.read(call.mask) : null;
+        url = '/sdapi/v1/img2img';
+        json = img2imgBody(call, config.params, image, mask);
+      }
+      const res = await io.http.send({ method: 'POST', url, headers: { ...headers, accept: 'application/json' }, json });
       if (res.status !== 200) throw classifyError(res.status, res.text(), res.headers);
       const answer = parseImg2Img(res.json(), call.n);
       const mismatch = checkpointMismatch(call.model, answer.info);

@@ -1,17 +1,22 @@
 /**
- * AUTOMATIC1111 / Forge `POST /sdapi/v1/img2img` (provider-apis.md §8).
- * Pure translation: the JSON body of one call, the answer's images and its
- * `info` (a JSON string), errors classified.
+ * AUTOMATIC1111 / Forge `POST /sdapi/v1/img2img` (provider-apis.md §8), and
+ * `POST /sdapi/v1/txt2img` for generations. Pure translation: the JSON body
+ * of one call, the answer's images and its `info` (a JSON string), errors
+ * classified.
  *
  * The decisions, documented once here:
  * - The mask is sent as the pipeline's 'white' form (an L-mode PNG, white =
  *   repaint) with `inpainting_mask_invert: 0`. Never the client's RGBA mask:
  *   A1111 reads a non-opaque RGBA mask by its alpha with alpha > 128 =
  *   repaint, the inverse of OpenAI's.
- * - Size: the requested one, or the first image's for 'auto', each side
- *   rounded to the nearest multiple of 8 (at least 64), since A1111 works on
- *   a latent an eighth of the size; the gateway resizes back to an exact
- *   requested size.
+ * - Size: the requested one, or the first image's for 'auto' (1024x1024
+ *   for a generation, which has none), each side rounded to the nearest
+ *   multiple of 8 (at least 64), since A1111 works on a latent an eighth of
+ *   the size; the gateway resizes back to an exact requested size.
+ * - A generation is a txt2img body: the same prompt, size, batch, seed and
+ *   checkpoint; `params` reach it too, less the fields only img2img has
+ *   (resize_mode, mask_blur, inpainting_fill, …), which txt2img would
+ *   silently ignore.
  * - n → `batch_size` (up to 4 per call; the pipeline splits more), one
  *   `n_iter`; seed → `seed` (A1111 numbers the batch seed, seed+1, …).
  * - The deployment's model → `override_settings.sd_model_checkpoint`,
@@ -52,16 +57,62 @@ export function a1111Capabilities(): Capabilities {
     partialImages: false,
     maxImagesPerCall: MAX_BATCH,
     mode: 'sync',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    // generations through /sdapi/v1/txt2img
+    operations: ['edit', 'generation'],
   };
 }
 
 const to8 = (v: number): number => Math.max(64, Math.round(v / 8) * 8);
 
+/** a generation's size for 'auto': no image to follow */
+export const GENERATION_AUTO_SIZE: Size = { width: 1024, height: 1024 };
+
 export function targetSize(call: ProviderCall): Size {
-  const s = call.request.size === 'auto' ? call.request.images[0] : call.request.size;
+  const s = call.request.size !== 'auto' ? call.request.size : (call.request.images[0] ?? GENERATION_AUTO_SIZE);
   return { width: to8(s.width), height: to8(s.height) };
+}
+
+/** The img2img fields txt2img does not have: `params` written for edits must not reach a generation. */
+export const IMG2IMG_ONLY = [
+  'init_images',
+  'resize_mode',
+  'image_cfg_scale',
+  'mask',
+  'mask_blur',
+  'mask_blur_x',
+  'mask_blur_y',
+  'mask_round',
+  'inpainting_fill',
+  'inpaint_full_res',
+  'inpaint_full_res_padding',
+  'inpainting_mask_invert',
+  'initial_noise_multiplier',
+  'latent_mask',
+  'include_init_images',
+] as const;
+
+/** The txt2img body of one generation call. */
+export function txt2imgBody(call: ProviderCall, params: Record<string, unknown>): Record<string, unknown> {
+  const { width, height } = targetSize(call);
+  const body: Record<string, unknown> = { ...params };
+  for (const k of IMG2IMG_ONLY) delete body[k];
+  const overrides = params.override_settings && typeof params.override_settings === 'object' && !Array.isArray(params.override_settings)
+    ? { ...(params.override_settings as Record<string, unknown>) }
+    : {};
+  if (!isDefaultModel(call.model)) overrides.sd_model_checkpoint = call.model;
+  Object.assign(body, {
+    prompt: call.request.prompt,
+    width,
+    height,
+    batch_size: call.n,
+    n_iter: 1,
+    seed: call.seed,
+    send_images: true,
+    save_images: false,
+  });
+  if (Object.keys(overrides).length > 0) body.override_settings = overrides;
+  else delete body.override_settings;
+  return body;
 }
 
 /** The fields that carry the request; `params` cannot set them. */
@@ -139,8 +190,8 @@ function decodeImage(v: unknown, i: number): Buffer {
  */
 export function parseImg2Img(json: unknown, n: number): Img2ImgAnswer {
   const j = json as { images?: unknown; info?: unknown };
-  if (!j || typeof j !== 'object' || !Array.isArray(j.images)) throw malformed('no "images" array in the img2img answer');
-  if (j.images.length < n) throw malformed(`the img2img answer has ${j.images.length} image${j.images.length === 1 ? '' : 's'}, ${n} were asked`);
+  if (!j || typeof j !== 'object' || !Array.isArray(j.images)) throw malformed('no "images" array in the answer');
+  if (j.images.length < n) throw malformed(`the answer has ${j.images.length} image${j.images.length === 1 ? '' : 's'}, ${n} were asked`);
   const images = j.images.slice(0, n).map(decodeImage);
   let info: Record<string, unknown> | null = null;
   if (typeof j.info === 'string') {

@@ -1,6 +1,7 @@
 /**
  * The `comfyui` provider type: upload the image, queue the filled workflow,
- * poll its history, fetch the output images from `/view`.
+ * poll its history, fetch the output images from `/view`. A generation
+ * queues the text-to-image workflow, with nothing to upload.
  */
 import crypto from 'node:crypto';
 import type { ProviderConfig } from '../../config/index.js';
@@ -39,32 +40,42 @@ async function view(io: ProviderIO, headers: Record<string, string>, f: OutputFi
 }
 
 export function createComfyUiProvider(config: ProviderConfig): Provider {
-  if (!config.workflow) throw new Error(`provider '${config.name}' (comfyui) has no workflow`);
-  const graph = config.workflow.graph;
-  const caps = comfyCapabilities(graph);
-  const inpaint = placeholdersOf(graph).has('mask');
-  const nodes = outputNodes(graph, config.outputNode);
+  if (!config.workflow && !config.generationWorkflow) throw new Error(`provider '${config.name}' (comfyui) has no workflow`);
+  const workflows = { edit: config.workflow?.graph ?? null, generation: config.generationWorkflow?.graph ?? null };
+  const caps = { edit: comfyCapabilities(workflows, 'edit'), generation: comfyCapabilities(workflows, 'generation') };
+  const inpaint = workflows.edit !== null && placeholdersOf(workflows.edit).has('mask');
+  const nodes = {
+    edit: workflows.edit ? outputNodes(workflows.edit, config.outputNode) : [],
+    generation: workflows.generation ? outputNodes(workflows.generation, null) : [],
+  };
   const headers = authHeaders(config);
 
   return {
     name: config.name,
     type: config.type,
     config,
-    capabilities: () => caps,
+    capabilities: (_model, request) => (request.operation === 'generation' ? caps.generation : caps.edit),
 
     async edit(call, io) {
-      if (inpaint && !call.maskedImage) {
-        throw new UpstreamError({
-          kind: 'rejected',
-          reason: `the workflow of ${config.name} is an inpaint workflow ({{mask}}) and needs a mask`,
-          param: 'mask',
-        });
+      const generating = call.request.operation === 'generation';
+      const graph = generating ? workflows.generation : workflows.edit;
+      if (!graph) throw new UpstreamError({ kind: 'unavailable', reason: `${config.name} has no ${generating ? 'generationWorkflow' : 'workflow'}` });
+      let name = '';
+      if (!generating) {
+        if (inpaint && !call.maskedImage) {
+          throw new UpstreamError({
+            kind: 'rejected',
+            reason: `the workflow of ${config.name} is an inpaint workflow ({{mask}}) and needs a mask`,
+            param: 'mask',
+          });
+        }
+        const image = call.maskedImage ?? asPrepared(call.request.images[0]);
+        const upload = new MultipartBody().file('image', image, uploadBasename(call)).field('type', 'input');
+        const up = await io.http.send({ method: 'POST', url: '/upload/image', headers: { ...headers, accept: 'application/json' }, body: upload });
+        if (up.status !== 200) throw classifyError(up.status, up.text(), up.headers);
+        name = uploadedName(up.json());
       }
-      const image = call.maskedImage ?? asPrepared(call.request.images[0]);
-      const upload = new MultipartBody().file('image', image, uploadBasename(call)).field('type', 'input');
-      const up = await io.http.send({ method: 'POST', url: '/upload/image', headers: { ...headers, accept: 'application/json' }, body: upload });
-      if (up.status !== 200) throw classifyError(up.status, up.text(), up.headers);
-      const name = uploadedName(up.json());
+      const outputs = generating ? nodes.generation : nodes.edit;
 
       const prompt = fillWorkflow(graph, substitutions(call, name));
       const queued = await io.http.send({ method: 'POST', url: '/prompt', headers, json: { prompt, client_id: crypto.randomUUID() } });
@@ -77,7 +88,7 @@ export function createComfyUiProvider(config: ProviderConfig): Provider {
         check: async () => {
           const res = await io.http.send({ url: `/history/${encodeURIComponent(id)}`, headers });
           if (res.status !== 200) throw classifyError(res.status, res.text(), res.headers);
-          const h = readHistory(res.json(), id, nodes);
+          const h = readHistory(res.json(), id, outputs);
           if (h.state === 'failed') throw h.error;
           return h.state === 'done' ? { done: true, value: h.images } : { done: false };
         },

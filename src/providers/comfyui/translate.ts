@@ -30,15 +30,22 @@
  *   node, fetched with `GET /view` from the provider's own host (ComfyUI
  *   answers file names, never URLs). SaveImage writes PNG; the pipeline
  *   converts to any other format.
+ * - Generations run the operator's `generationWorkflow` (a text-to-image
+ *   graph: EmptyLatentImage → KSampler → VAEDecode → SaveImage), filled the
+ *   same way; nothing is uploaded. `{{width}}`/`{{height}}` are the asked
+ *   size, 1024x1024 for 'auto'. With `{{batch_size}}` (EmptyLatentImage's
+ *   batch_size) one prompt makes up to 4 images from one seed; without it,
+ *   one prompt per image, each with its own seed. Its output nodes are every
+ *   SaveImage node (`outputNode` names the edit workflow's).
  */
 import type { ProviderConfig } from '../../config/index.js';
-import type { Size } from '../../types.js';
+import type { Operation, Size } from '../../types.js';
 import { excerpt, httpFailure, malformed, UpstreamError } from '../errors.js';
 import type { Capabilities, ProviderCall } from '../types.js';
 
 export type Workflow = NonNullable<ProviderConfig['workflow']>['graph'];
 
-export const PLACEHOLDERS = ['image', 'mask', 'prompt', 'seed', 'width', 'height'] as const;
+export const PLACEHOLDERS = ['image', 'mask', 'prompt', 'seed', 'width', 'height', 'batch_size'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
 const token = (p: Placeholder): string => `{{${p}}}`;
@@ -58,11 +65,25 @@ export function placeholdersOf(graph: Workflow): Set<Placeholder> {
   return found;
 }
 
-export function comfyCapabilities(graph: Workflow): Capabilities {
-  const has = placeholdersOf(graph);
+/** images one generation prompt makes when its workflow takes `{{batch_size}}` */
+export const MAX_BATCH = 4;
+/** a generation's size for 'auto': there is no input to follow */
+export const GENERATION_AUTO_SIZE: Size = { width: 1024, height: 1024 };
+
+/** The deployment's workflows: the edit one, the text-to-image one, or both. */
+export interface Workflows {
+  edit: Workflow | null;
+  generation: Workflow | null;
+}
+
+/** What the workflow that serves `operation` honours; `operations` lists those a workflow is configured for. */
+export function comfyCapabilities(workflows: Workflows, operation: Operation = 'edit'): Capabilities {
+  const operations: Operation[] = [...(workflows.edit ? (['edit'] as const) : []), ...(workflows.generation ? (['generation'] as const) : [])];
+  const generating = operation === 'generation' ? workflows.generation !== null : workflows.edit === null;
+  const has = placeholdersOf((generating ? workflows.generation : workflows.edit) ?? {});
   return {
-    maxImages: 1,
-    mask: has.has('mask') ? 'image-alpha' : null,
+    maxImages: generating ? 0 : 1,
+    mask: !generating && has.has('mask') ? 'image-alpha' : null,
     sizes: has.has('width') && has.has('height') ? { kind: 'exact', sizes: 'free' } : { kind: 'none' },
     outputFormats: ['png'],
     outputCompression: false,
@@ -71,19 +92,18 @@ export function comfyCapabilities(graph: Workflow): Capabilities {
     inputFidelity: false,
     moderation: false,
     partialImages: false,
-    maxImagesPerCall: 1,
+    maxImagesPerCall: generating && has.has('batch_size') ? MAX_BATCH : 1,
     mode: 'polling',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    operations,
   };
 }
 
-/** The size the workflow is asked for: as requested, or the first image's for 'auto'. */
+/** The size the workflow is asked for: as requested, or the first image's for 'auto' (1024x1024 for a generation). */
 export function targetSize(call: ProviderCall): Size {
   const size = call.request.size;
   if (size !== 'auto') return size;
   const first = call.request.images[0];
-  return { width: first.width, height: first.height };
+  return first ? { width: first.width, height: first.height } : GENERATION_AUTO_SIZE;
 }
 
 export interface Substitutions {
@@ -93,11 +113,14 @@ export interface Substitutions {
   seed: number;
   width: number;
   height: number;
+  /** images this call makes */
+  batch_size: number;
 }
 
+/** The values of one call; `uploadedName` is '' for a generation (its workflow has no {{image}} or {{mask}}). */
 export function substitutions(call: ProviderCall, uploadedName: string): Substitutions {
   const { width, height } = targetSize(call);
-  return { image: uploadedName, mask: uploadedName, prompt: call.request.prompt, seed: call.seed, width, height };
+  return { image: uploadedName, mask: uploadedName, prompt: call.request.prompt, seed: call.seed, width, height, batch_size: call.n };
 }
 
 /** A deep copy of the workflow with every exact placeholder string replaced. */

@@ -11,7 +11,7 @@ import { UpstreamError } from '../errors.js';
 import { pingGet } from '../ping.js';
 import { pollUntil } from '../poll.js';
 import type { Provider } from '../types.js';
-import { authHeaders, classifyError, falCapabilities, parseEndpoint, parseResult, parseStatus, parseSubmit, submitBody } from './translate.js';
+import { authHeaders, classifyError, endpointFor, falCapabilities, parseEndpoint, parseResult, parseStatus, parseSubmit, submitBody } from './translate.js';
 
 /** an output image larger than this is refused */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -29,7 +29,7 @@ export function createFalProvider(config: ProviderConfig): Provider {
     capabilities: (model) => falCapabilities(model),
 
     async edit(call, io) {
-      const endpoint = parseEndpoint(call.model);
+      const endpoint = parseEndpoint(endpointFor(call.model, call.request.operation));
       if (!endpoint) throw new UpstreamError({ kind: 'unavailable', reason: `'${call.model}' is not a fal endpoint id (owner/alias[/path])` });
       const images = await dataUris(io, call.request.images.map(asPrepared));
       const id = [endpoint.owner, endpoint.alias, ...endpoint.path.split('/')].filter(Boolean).map(encodeURIComponent).join('/');

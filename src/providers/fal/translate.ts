@@ -7,6 +7,17 @@
  * take one `image_url`; their `/multi` variants take `image_urls`. Images go
  * as data URIs. Up to 4 images per call (`num_images`); an `aspect_ratio`
  * from an enum; jpeg or png. No mask, background, quality or fidelity.
+ *
+ * Generations (no input image):
+ * - a single-image Kontext deployment (`…/kontext`, `…/kontext/max`) sends
+ *   them to its text-to-image sibling, the same id with `/text-to-image`
+ *   appended: the same input without `image_url`, `aspect_ratio` 1:1 for
+ *   size 'auto';
+ * - a deployment of a text-to-image endpoint (`…/kontext/text-to-image`, or
+ *   FLUX.1 `fal-ai/flux/dev`, `fal-ai/flux/schnell`, `fal-ai/flux-1/…`) does
+ *   generations only; FLUX.1's take an exact `image_size` `{width,height}`
+ *   (`square_hd` for 'auto');
+ * - the multi-image endpoints do edits only.
  */
 import type { ProviderConfig } from '../../config/index.js';
 import { nearestRatio } from '../aspect.js';
@@ -30,6 +41,31 @@ export function parseEndpoint(id: string): FalEndpoint | null {
 /** The endpoints that take several images as `image_urls`. */
 export const isMultiEndpoint = (model: string): boolean => /\/multi$/i.test(model.trim().replace(/\/+$/, ''));
 
+/**
+ * How an endpoint takes its input:
+ * - 'kontext': one `image_url` (edits) — its `/text-to-image` sibling generates;
+ * - 'kontext-multi': `image_urls` (edits only);
+ * - 'kontext-t2i': Kontext's text to image (generations only, `aspect_ratio`);
+ * - 'flux-1': FLUX.1 [dev]/[schnell] text to image (generations only, `image_size`);
+ * - 'other': any other endpoint, sent Kontext's edit input as before; no
+ *   generations, since which text-to-image endpoint goes with it is unknown.
+ */
+export type FalFamily = 'kontext' | 'kontext-multi' | 'kontext-t2i' | 'flux-1' | 'other';
+
+export function familyOf(model: string): FalFamily {
+  const id = model.trim().replace(/^\/+|\/+$/g, '');
+  if (/^fal-ai\/flux(-1)?\/(dev|schnell)$/i.test(id)) return 'flux-1';
+  if (/\/text-to-image$/i.test(id)) return 'kontext-t2i';
+  if (isMultiEndpoint(id)) return 'kontext-multi';
+  return /\/kontext(\/max)?$/i.test(id) ? 'kontext' : 'other';
+}
+
+/** The endpoint id a call is submitted to: a Kontext deployment's generations go to its text-to-image sibling. */
+export function endpointFor(model: string, operation: ProviderCall['request']['operation']): string {
+  const id = model.trim().replace(/^\/+|\/+$/g, '');
+  return operation === 'generation' && familyOf(id) === 'kontext' ? `${id}/text-to-image` : id;
+}
+
 /** Kontext's `aspect_ratio` enum. */
 export const FAL_RATIOS = ['21:9', '16:9', '4:3', '3:2', '1:1', '2:3', '3:4', '9:16', '9:21'] as const;
 /** `num_images` is 1 to 4 */
@@ -38,10 +74,12 @@ export const FAL_MAX_IMAGES_PER_CALL = 4;
 export const FAL_MULTI_MAX_IMAGES = 4;
 
 export function falCapabilities(model: string): Capabilities {
+  const family = familyOf(model);
+  const generationOnly = family === 'kontext-t2i' || family === 'flux-1';
   return {
-    maxImages: isMultiEndpoint(model) ? FAL_MULTI_MAX_IMAGES : 1,
+    maxImages: generationOnly ? 0 : family === 'kontext-multi' ? FAL_MULTI_MAX_IMAGES : 1,
     mask: null,
-    sizes: { kind: 'aspect', ratios: FAL_RATIOS },
+    sizes: family === 'flux-1' ? { kind: 'exact', sizes: 'free' } : { kind: 'aspect', ratios: FAL_RATIOS },
     outputFormats: ['png', 'jpeg'],
     outputCompression: false,
     background: [],
@@ -51,8 +89,7 @@ export function falCapabilities(model: string): Capabilities {
     partialImages: false,
     maxImagesPerCall: FAL_MAX_IMAGES_PER_CALL,
     mode: 'polling',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    operations: generationOnly ? ['generation'] : family === 'kontext' ? ['edit', 'generation'] : ['edit'],
     promptRequired: true,
   };
 }
@@ -66,7 +103,25 @@ export function falCapabilities(model: string): Capabilities {
 export function submitBody(call: ProviderCall, images: readonly string[]): Record<string, unknown> {
   const req = call.request;
   const body: Record<string, unknown> = { prompt: req.prompt };
-  if (isMultiEndpoint(call.model)) body.image_urls = [...images];
+  const family = familyOf(endpointFor(call.model, req.operation));
+  if (family === 'flux-1') {
+    body.image_size = req.size === 'auto' ? 'square_hd' : { width: req.size.width, height: req.size.height };
+    body.num_images = call.n;
+    body.output_format = call.outputFormat === 'jpeg' ? 'jpeg' : 'png';
+    body.seed = call.seed;
+    body.sync_mode = false;
+    return body;
+  }
+  if (family === 'kontext-t2i') {
+    body.num_images = call.n;
+    body.aspect_ratio = req.size === 'auto' ? '1:1' : nearestRatio(req.size, FAL_RATIOS);
+    body.output_format = call.outputFormat === 'jpeg' ? 'jpeg' : 'png';
+    body.seed = call.seed;
+    body.safety_tolerance = '2';
+    body.sync_mode = false;
+    return body;
+  }
+  if (family === 'kontext-multi') body.image_urls = [...images];
   else if (images.length > 0) body.image_url = images[0];
   body.num_images = call.n;
   // 'auto' leaves it out: the model then follows the input image

@@ -102,6 +102,7 @@ const LOCAL_CONFIG: ProviderConfig = {
   apiVersion: '',
   fillModel: '',
   workflow: null,
+  generationWorkflow: null,
   outputNode: null,
   params: {},
 };

@@ -9,8 +9,13 @@
  *   `output_format` png or `jpg`;
  * - FLUX.2 (`…/flux-2-pro`, `-max`, `-flex`): up to 8 `input_images`, and an
  *   exact size through `aspect_ratio: custom` with `width`/`height`.
- * Neither takes a mask, a background, a quality or an input fidelity, and
- * each prediction makes one image.
+ * - FLUX.1 [schnell] / [dev] (`…/flux-schnell`, `…/flux-dev`): text to image
+ *   only, an `aspect_ratio` from an enum, up to 4 images a prediction
+ *   (`num_outputs`, an array of URLs back), `output_format` webp, jpg or png
+ *   with `output_quality` for the lossy ones.
+ * Kontext and FLUX.2 also generate: the same input without an image. None
+ * takes a mask, a background, a quality or an input fidelity; Kontext and
+ * FLUX.2 make one image a prediction.
  */
 import type { ProviderConfig, TimeoutsConfig } from '../../config/index.js';
 import type { ImageFormat, Size } from '../../types.js';
@@ -34,15 +39,20 @@ export function parseModel(model: string): ReplicateModel | null {
   return { owner: m[1], name: m[2], version: m[3] ?? null };
 }
 
-export type ReplicateFamily = 'kontext' | 'flux-2';
+export type ReplicateFamily = 'kontext' | 'flux-2' | 'flux-1';
 
 export function familyOf(model: string): ReplicateFamily {
   const name = parseModel(model)?.name ?? model;
+  if (/^flux-(schnell|dev)$/i.test(name)) return 'flux-1';
   return /^flux-2(-|$)/i.test(name) ? 'flux-2' : 'kontext';
 }
 
 /** Kontext's `aspect_ratio` enum besides `match_input_image` (the model's schema). */
 export const KONTEXT_RATIOS = ['1:1', '16:9', '9:16', '4:3', '3:4', '3:2', '2:3', '4:5', '5:4', '21:9', '9:21'] as const;
+/** FLUX.1 [schnell]/[dev]'s `aspect_ratio` enum. */
+export const FLUX1_RATIOS = ['1:1', '16:9', '21:9', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '9:16', '9:21'] as const;
+/** FLUX.1 [schnell]/[dev]'s `num_outputs` is 1 to 4. */
+export const FLUX1_MAX_OUTPUTS = 4;
 /** FLUX.2 takes up to 8 input images. */
 export const FLUX2_MAX_IMAGES = 8;
 /** FLUX.2's custom `width`/`height`: 256 to 2048, multiples of 16. */
@@ -50,7 +60,27 @@ const FLUX2_MIN_SIDE = 256;
 const FLUX2_MAX_SIDE = 2048;
 
 export function replicateCapabilities(model: string): Capabilities {
-  const flux2 = familyOf(model) === 'flux-2';
+  const family = familyOf(model);
+  if (family === 'flux-1') {
+    return {
+      maxImages: 0,
+      mask: null,
+      sizes: { kind: 'aspect', ratios: FLUX1_RATIOS },
+      outputFormats: ['png', 'jpeg', 'webp'],
+      // output_quality, for jpg and webp
+      outputCompression: true,
+      background: [],
+      quality: [],
+      inputFidelity: false,
+      moderation: false,
+      partialImages: false,
+      maxImagesPerCall: FLUX1_MAX_OUTPUTS,
+      mode: 'polling',
+      operations: ['generation'],
+      promptRequired: true,
+    };
+  }
+  const flux2 = family === 'flux-2';
   return {
     maxImages: flux2 ? FLUX2_MAX_IMAGES : 1,
     mask: null,
@@ -65,8 +95,8 @@ export function replicateCapabilities(model: string): Capabilities {
     // one output per prediction; the pipeline makes n of them
     maxImagesPerCall: 1,
     mode: 'polling',
-    // edits only, until this adapter speaks the provider's text-to-image
-    operations: ['edit'],
+    // a generation is the same input without an image
+    operations: ['edit', 'generation'],
     promptRequired: true,
   };
 }
@@ -87,12 +117,24 @@ export function flux2Size(size: Size): Size {
 
 /**
  * The prediction's `input`. Kontext with an input image allows at most
- * safety_tolerance 2, which is also its default; it is sent to pin it.
+ * safety_tolerance 2, which is also its default; it is sent to pin it (a
+ * generation keeps it too: the same tolerance whatever the operation).
  */
 export function predictionInput(call: ProviderCall, images: readonly string[]): Record<string, unknown> {
   const req = call.request;
   const input: Record<string, unknown> = { prompt: req.prompt };
-  if (familyOf(call.model) === 'flux-2') {
+  const family = familyOf(call.model);
+  if (family === 'flux-1') {
+    // text to image: 1:1 unless a size is asked; n outputs from one seed
+    input.aspect_ratio = req.size === 'auto' ? '1:1' : nearestRatio(req.size, FLUX1_RATIOS);
+    input.num_outputs = call.n;
+    input.output_format = outputFormatField(call.outputFormat);
+    // OpenAI's output_compression (100 when not given; Replicate's own default is 80)
+    if (call.outputFormat !== 'png') input.output_quality = req.outputCompression ?? 100;
+    input.seed = call.seed;
+    return input;
+  }
+  if (family === 'flux-2') {
     if (images.length > 0) input.input_images = [...images];
     if (req.size !== 'auto') {
       const s = flux2Size(req.size);
@@ -104,6 +146,8 @@ export function predictionInput(call: ProviderCall, images: readonly string[]): 
     if (images.length > 0) input.input_image = images[0];
     if (req.size !== 'auto') input.aspect_ratio = nearestRatio(req.size, KONTEXT_RATIOS);
     else if (images.length > 0) input.aspect_ratio = 'match_input_image';
+    // a generation has no image to match: a square, as asked explicitly
+    else input.aspect_ratio = '1:1';
   }
   input.output_format = outputFormatField(call.outputFormat);
   input.seed = call.seed;
