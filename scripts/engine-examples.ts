@@ -170,6 +170,8 @@ async function main(): Promise<void> {
     // n = 3: the nominal edit, then stronger and weaker, each caption moved and sized a little
     { file: '36-variants-text', prompt: "add 'SALE' at the top and make it black and white", input: land, job: { n: 3 } },
     { file: '37-variants-vintage', prompt: 'vintage', input: land, job: { n: 3 } },
+    // a fill's variants: each seed takes its sources from its own parts of the picture
+    { file: '38-variants-remove', prompt: 'remove the house', input: land, mask: { x: 84, y: 104, w: 92, h: 116 }, job: { n: 3 } },
   ];
 
   for (const ex of examples) {
