@@ -179,6 +179,8 @@ async function main(): Promise<void> {
     { file: '42-generate-checkerboard', prompt: "a checkerboard with a thick red border", input: [], job: { kind: 'generate', n: 3 } },
     // variations (DALL·E 2's operation): no prompt; before, then three variations
     { file: '43-variations', prompt: '', input: land, job: { kind: 'vary', n: 3 } },
+    // a fill's variants: each seed takes its sources from its own parts of the picture
+    { file: '44-variants-remove', prompt: 'remove the house', input: land, mask: { x: 84, y: 104, w: 92, h: 116 }, job: { n: 3 } },
   ];
 
   for (const ex of examples) {

@@ -411,24 +411,38 @@ export function buildGuide(lv: Level): Guide | null {
   // 400 rim pixels.
   const est = new Float64Array(n * 3).fill(NaN);
   const planes = rims.map((rim) => fitPlane(rim, w, blur));
+  // the sampled rim of each part: position and departure from the plane, 5 numbers a pixel
+  const samples = rims.map((rim, p) => {
+    const plane = planes[p];
+    const step = Math.max(1, Math.floor(rim.length / 400));
+    const out = new Float64Array(Math.ceil(rim.length / step) * 5);
+    let o = 0;
+    for (let q = 0; q < rim.length; q += step) {
+      const j = rim[q];
+      const jx = j % w, jy = (j / w) | 0;
+      out[o++] = jx;
+      out[o++] = jy;
+      out[o++] = blur[j * 3] - plane[0] - plane[1] * jx - plane[2] * jy;
+      out[o++] = blur[j * 3 + 1] - plane[3] - plane[4] * jx - plane[5] * jy;
+      out[o++] = blur[j * 3 + 2] - plane[6] - plane[7] * jx - plane[8] * jy;
+    }
+    return out;
+  });
   for (let k = 0; k < holeList.length; k++) {
     const i = holeList[k];
     const p = part[i];
     if (p < 0 || rims[p].length === 0) continue;
-    const rim = rims[p];
     const plane = planes[p];
-    const step = Math.max(1, Math.floor(rim.length / 400));
+    const smp = samples[p];
     const x = i % w, y = (i / w) | 0;
     let r = 0, g = 0, b = 0, s = 0;
-    for (let q = 0; q < rim.length; q += step) {
-      const j = rim[q];
-      const jx = j % w, jy = (j / w) | 0;
-      const ddx = jx - x, ddy = jy - y;
+    for (let o = 0; o < smp.length; o += 5) {
+      const ddx = smp[o] - x, ddy = smp[o + 1] - y;
       const d2 = ddx * ddx + ddy * ddy + 0.25;
       const wt = 1 / (d2 * d2);
-      r += wt * (blur[j * 3] - plane[0] - plane[1] * jx - plane[2] * jy);
-      g += wt * (blur[j * 3 + 1] - plane[3] - plane[4] * jx - plane[5] * jy);
-      b += wt * (blur[j * 3 + 2] - plane[6] - plane[7] * jx - plane[8] * jy);
+      r += wt * smp[o + 2];
+      g += wt * smp[o + 3];
+      b += wt * smp[o + 4];
       s += wt;
     }
     est[i * 3] = plane[0] + plane[1] * x + plane[2] * y + r / s;
