@@ -133,6 +133,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     spoolDir,
     spoolMemoryBytes: () => spools.heldBytes,
     reservedMicros: () => stores.ledger.reservedTotal(),
+    outbox: () => outbox.stats(),
   });
   const pipeline = {
     config,

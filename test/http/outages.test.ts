@@ -44,6 +44,13 @@ async function newKey(t: TestApp, credit: string): Promise<{ id: string; key: st
   return (await res.json()) as { id: string; key: string };
 }
 
+/** the node's /metrics text (it answers while the database is away) */
+async function scrape(t: TestApp): Promise<string> {
+  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.masterKey}` } });
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
 describe('the database stops and comes back', () => {
   let pg: TestPostgres;
   let t: TestApp;
@@ -111,10 +118,15 @@ describe('the database stops and comes back', () => {
     assert.ok(((await res.json()) as { data: unknown[] }).data.length === 1);
     const stats = await t.app.outbox.stats();
     assert.equal(stats.pending, 2, 'the settlement and the log entry wait');
+    assert.match(await scrape(t), /^imagegate_outbox_pending 2$/m);
     await pg.start();
     const until = Date.now() + 15_000;
     while (Date.now() < until && (await t.app.outbox.stats()).pending > 0) await new Promise((r) => setTimeout(r, 250));
     assert.deepEqual(await t.app.outbox.stats(), { pending: 0, settled: 1, logged: 1 });
+    const after = await scrape(t);
+    assert.match(after, /^imagegate_outbox_pending 0$/m);
+    assert.match(after, /^imagegate_outbox_written_total\{kind="settlement"\} 1$/m);
+    assert.match(after, /^imagegate_outbox_written_total\{kind="log"\} 1$/m);
     assert.deepEqual(await t.app.stores.ledger.balance(k.id), { granted: 1_000_000, charged: 40_000, reserved: 0, available: 960_000 });
     assert.equal((await t.app.stores.requestLog.get(requestId))?.costMicros, 40_000);
     // written again (a restart replaying an old file) changes nothing
