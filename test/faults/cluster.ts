@@ -179,6 +179,8 @@ export interface Answer {
 
 export interface EditOptions {
   format?: 'b64_json' | 'url';
+  /** what the upstream sees (a fault can match on it) */
+  prompt?: string;
   idempotencyKey?: string;
 }
 
@@ -186,7 +188,7 @@ export async function edit(node: Node, key: string, options: EditOptions = {}): 
   const format = options.format ?? 'b64_json';
   const fd = new FormData();
   fd.append('model', 'flux-kontext-pro');
-  fd.append('prompt', 'make it warmer');
+  fd.append('prompt', options.prompt ?? 'make it warmer');
   fd.append('response_format', format);
   fd.append('image', new Blob([await png()], { type: 'image/png' }), 'a.png');
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
@@ -388,3 +390,7 @@ export async function assertLedger(c: Cluster, key: { id: string }, creditMicros
   assert.equal(micros(view.spentUsd), charged);
   assert.equal(micros(view.balanceUsd) + micros(view.spentUsd), creditMicros, 'balance + charges = credit');
 }
+
+/** the edits with this prompt the upstream has received so far */
+export const arrived = (c: Cluster, prompt: string): number =>
+  c.up.requests.filter((r) => r.fields?.some(([k, v]) => k === 'prompt' && v === prompt)).length;
