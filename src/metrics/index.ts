@@ -187,10 +187,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
     // a scrape answers even while the database is away
     () => withTimeout(sources.reservedMicros(), RESERVED_TIMEOUT_MS).catch(() => NaN),
   );
-  readAtScrape('imagegate_outbox_pending', "Settlements and request-log entries waiting in this node's outbox (data dir) for the database to answer again.", async () => (await sources.outbox()).pending);
+  readAtScrape('imagegate_outbox_pending', "Settlements, request-log entries and Idempotency-Key answers waiting in this node's outbox (data dir) for the database to answer again.", async () => (await sources.outbox()).pending);
   new Counter({
     name: 'imagegate_outbox_written_total',
-    help: 'Settlements and request-log entries this node wrote to the database through its outbox (after the database was away when their request ended), since it started.',
+    help: 'Settlements, request-log entries and Idempotency-Key answers this node wrote to the database through its outbox (after the database was away when their request ended), since it started.',
     labelNames: ['kind'] as const,
     registers,
     async collect() {
@@ -198,6 +198,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.reset();
       this.inc({ kind: 'settlement' }, s.settled);
       this.inc({ kind: 'log' }, s.logged);
+      this.inc({ kind: 'answer' }, s.answers);
     },
   });
 
