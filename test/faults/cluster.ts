@@ -310,11 +310,11 @@ export async function scrape(c: Cluster, node: Node): Promise<Scrape> {
 export const outboxSettled = async (c: Cluster, node: Node): Promise<number> =>
   (await scrape(c, node)).value('imagegate_outbox_written_total', 'kind="settlement"');
 
-export async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+export async function eventually(check: () => Promise<boolean>, ms: number, what: string | (() => string)): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     if (await check().catch(() => false)) return;
-    assert.ok(Date.now() < until, `not within ${ms} ms: ${what}`);
+    assert.ok(Date.now() < until, `not within ${ms} ms: ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -332,7 +332,7 @@ export async function servedAgain(nodes: Node[], key: string, options: () => Edi
       const a = await edit(node, key, options());
       seen.push(a);
       return a.status === 200;
-    }, 10_000, `${node.name} serves again`);
+    }, 10_000, () => `${node.name} serves again (${JSON.stringify(tally(seen.filter((a) => a.node === node.name)))}, last ${seen.at(-1)?.body.slice(0, 200)})`);
     assert.equal(node.pid, pid, 'the same process');
   }
   return seen;
@@ -374,6 +374,15 @@ export async function assertLedger(c: Cluster, key: { id: string }, creditMicros
       assert.fail(`${id} (${seen.node}, ${seen.format}, idempotent ${seen.idempotent}) not settled once at one edit: ledger ${JSON.stringify(rows)}, log ${JSON.stringify(logRow)}`);
     }
     assert.ok(log.has(id), `${id} in the request log`);
+  }
+  // nothing charged that was not served
+  const unserved = settles.filter((r) => !log.has(r.request_id));
+  if (unserved.length > 0) {
+    const seen = unserved.map((r) => {
+      const a = answers.find((x) => x.requestId === r.request_id);
+      return `${r.request_id}: ${a ? `answered ${a.status} ${a.code ?? ''} (idempotent ${a.idempotent})` : 'not answered to the load'}`;
+    });
+    assert.fail(`charged but not a logged success: ${seen.join('; ')}`);
   }
   assert.equal(settles.length, log.size, 'one settlement per logged success');
   for (const id of log) assert.equal(settled.get(id), EDIT_MICROS, `logged success ${id} settled`);

@@ -53,6 +53,9 @@ const settledThroughOutboxes = async (nodes: Node[]): Promise<number> => {
   return n;
 };
 
+/** every other worker sends a fresh Idempotency-Key with each edit */
+const idem = (w: number) => (w % 2 ? { idempotencyKey: `faults-${crypto.randomBytes(8).toString('hex')}` } : {});
+
 function report(t: TestContext, what: string, answers: Answer[], outbox: number): void {
   const line = `${what}: ${JSON.stringify(tally(answers))}; successes settled through the outbox: ${outbox}`;
   t.diagnostic(line);
@@ -74,7 +77,8 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 800 }, { times: Infinity });
     const before = await settledThroughOutboxes([a, b]);
-    const load = await loaded(key.key);
+    // half the workers send an Idempotency-Key, whose answer is kept in the database
+    const load = await loaded(key.key, idem);
     await c.pg.stop();
     await sleep(OUTAGE_MS);
     await c.pg.start();
@@ -96,7 +100,6 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     c.up.fault({ kind: 'delay', ms: 800 }, { times: Infinity });
     const before = await settledThroughOutboxes([a, b]);
     // half the workers send an Idempotency-Key, which needs Redis
-    const idem = (w: number) => (w % 2 ? { idempotencyKey: `faults-${crypto.randomBytes(8).toString('hex')}` } : {});
     const load = await loaded(key.key, idem);
     await c.redis.stop();
     await sleep(OUTAGE_MS);
