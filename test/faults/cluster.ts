@@ -66,6 +66,8 @@ export async function startCluster(nodeNames: string[], nodeEnv: Record<string, 
   const nodes: Node[] = [];
   const dirs: string[] = [];
   const close = async () => {
+    // a scenario that failed midway leaves its load running: it stops here
+    for (const stop of runningLoads) stop();
     await Promise.all(nodes.map((n) => n.kill()));
     for (const s of started.reverse()) await s.close().catch(() => {});
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -235,10 +237,17 @@ export interface Load {
  * `perNode` workers for each node, each sending edits one after another
  * until stopped; after a refusal a worker waits a moment before the next.
  */
+/** stops of the loads not stopped yet */
+const runningLoads = new Set<() => void>();
+
 export function startLoad(nodes: Node[], key: string, perNode: number, options: (worker: number, n: number) => EditOptions = () => ({})): Load {
   const answers: Answer[] = [];
   const left = new Set<string>();
   let stopped = false;
+  const halt = () => {
+    stopped = true;
+  };
+  runningLoads.add(halt);
   const workers = nodes.flatMap((node) =>
     Array.from({ length: perNode }, async (_, w) => {
       for (let n = 0; !stopped && !left.has(node.name); n++) {
@@ -252,7 +261,8 @@ export function startLoad(nodes: Node[], key: string, perNode: number, options: 
     answers,
     leave: (...names) => names.forEach((n) => left.add(n)),
     async stop() {
-      stopped = true;
+      halt();
+      runningLoads.delete(halt);
       await Promise.all(workers);
       return answers;
     },

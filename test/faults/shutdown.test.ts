@@ -30,6 +30,9 @@ const CREDIT = '20.00';
 const CREDIT_MICROS = 20_000_000;
 const REFUSED = 'route="/v1/images/edits",code="service_unavailable"';
 
+/** a scenario that hangs fails instead of holding up CI */
+const TEST_TIMEOUT_MS = 60_000;
+
 let c: Cluster;
 let a: Node;
 let b: Node;
@@ -52,7 +55,7 @@ function report(t: TestContext, what: string, answers: Answer[]): void {
 }
 
 describe('fault suite: two nodes, overload and shutdown with edits in flight', () => {
-  test(`overload: a burst beyond maxInFlight (${MAX_IN_FLIGHT}) on each node is refused 503 with Retry-After and counted`, async (t) => {
+  test(`overload: a burst beyond maxInFlight (${MAX_IN_FLIGHT}) on each node is refused 503 with Retry-After and counted`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 1500 }, { times: Infinity });
@@ -76,7 +79,7 @@ describe('fault suite: two nodes, overload and shutdown with edits in flight', (
     await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 
-  test('SIGTERM with edits in flight: they finish and are settled, the node exits 0, the other serves on', async (t) => {
+  test('SIGTERM with edits in flight: they finish and are settled, the node exits 0, the other serves on', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 1500 }, { times: Infinity });
@@ -99,7 +102,7 @@ describe('fault suite: two nodes, overload and shutdown with edits in flight', (
     await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 
-  test('a grace that runs out: what is left is answered 503, its reservations released, the node exits 0', async (t) => {
+  test('a grace that runs out: what is left is answered 503, its reservations released, the node exits 0', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, b, CREDIT);
     c.up.clearFaults();
     // long past B's grace (500 ms), not so long that its timers hold up the end of the suite

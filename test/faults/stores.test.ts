@@ -35,6 +35,9 @@ const OUTAGE_MS = 3000;
 const CREDIT = '100.00';
 const CREDIT_MICROS = 100_000_000;
 
+/** a scenario that hangs fails instead of holding up CI */
+const TEST_TIMEOUT_MS = 60_000;
+
 let c: Cluster;
 let a: Node;
 let b: Node;
@@ -72,7 +75,7 @@ async function loaded(key: string, options?: Parameters<typeof startLoad>[3]) {
 }
 
 describe('fault suite: two nodes, each store down and back with edits in flight', () => {
-  test('PostgreSQL', async (t) => {
+  test('PostgreSQL', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 800 }, { times: Infinity });
@@ -80,8 +83,11 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     // half the workers send an Idempotency-Key, whose answer is kept in the database
     const load = await loaded(key.key, idem);
     await c.pg.stop();
-    await sleep(OUTAGE_MS);
-    await c.pg.start();
+    try {
+      await sleep(OUTAGE_MS);
+    } finally {
+      await c.pg.start();
+    }
     const probes = await servedAgain([a, b], key.key);
     const answers = [...(await load.stop()), ...probes];
     await outboxesEmpty(c, [a, b]);
@@ -94,7 +100,7 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 
-  test('Redis', async (t) => {
+  test('Redis', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 800 }, { times: Infinity });
@@ -102,8 +108,11 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     // half the workers send an Idempotency-Key, which needs Redis
     const load = await loaded(key.key, idem);
     await c.redis.stop();
-    await sleep(OUTAGE_MS);
-    await c.redis.start();
+    try {
+      await sleep(OUTAGE_MS);
+    } finally {
+      await c.redis.start();
+    }
     const probes = await servedAgain([a, b], key.key, () => ({ idempotencyKey: `faults-${crypto.randomBytes(8).toString('hex')}` }));
     const answers = [...(await load.stop()), ...probes];
     await outboxesEmpty(c, [a, b]);
@@ -118,7 +127,7 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 
-  test('S3', async (t) => {
+  test('S3', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 800 }, { times: Infinity });
@@ -126,8 +135,11 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     // half the workers want hosted URLs, which need the bucket
     const load = await loaded(key.key, (w) => ({ format: w % 2 ? 'url' : 'b64_json' }));
     await c.s3.stop();
-    await sleep(OUTAGE_MS);
-    await c.s3.start();
+    try {
+      await sleep(OUTAGE_MS);
+    } finally {
+      await c.s3.start();
+    }
     const probes = await servedAgain([a, b], key.key, () => ({ format: 'url' }));
     const answers = [...(await load.stop()), ...probes];
     await outboxesEmpty(c, [a, b]);
@@ -152,21 +164,26 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 
-  test('kill -9 while settlements wait in the outbox: written exactly once by the node started again', async (t) => {
+  test('kill -9 while settlements wait in the outbox: written exactly once by the node started again', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const key = await newKey(c, a, CREDIT);
     c.up.clearFaults();
     c.up.fault({ kind: 'delay', ms: 1200 }, { times: Infinity });
     const beforeB = await outboxSettled(c, b);
     const load = await loaded(key.key);
     await c.pg.stop();
-    // every edit in flight ends: those the upstream answered are served, their charges kept on disk
-    const answers = await load.stop();
+    let answers: Answer[];
+    let waiting: string[];
     const outboxDir = path.join(a.dataDir, 'outbox');
-    const waiting = fs.readdirSync(outboxDir).filter((f) => /^\d+-0-.*\.json$/.test(f));
-    assert.ok(waiting.length > 0, 'settlements wait in the outbox of A');
+    try {
+      // every edit in flight ends: those the upstream answered are served, their charges kept on disk
+      answers = await load.stop();
+      waiting = fs.readdirSync(outboxDir).filter((f) => /^\d+-0-.*\.json$/.test(f));
+      assert.ok(waiting.length > 0, 'settlements wait in the outbox of A');
+      await a.kill();
+    } finally {
+      await c.pg.start();
+    }
     const copies = waiting.map((f) => ({ name: f, text: fs.readFileSync(path.join(outboxDir, f), 'utf8') }));
-    await a.kill();
-    await c.pg.start();
     await a.restart();
     await outboxesEmpty(c, [a, b]);
     const fromA = await outboxSettled(c, a);
