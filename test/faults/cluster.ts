@@ -31,6 +31,8 @@ models:
     deployments: [{ provider: up, model: gpt-image-1 }]
 prices:
   flux-kontext-pro: { perImage: { default: "0.04" } }
+  # the built-in engine (any other known model) costs the same, so every success is one edit's charge
+  local: { perImage: { default: "0.04" } }
 `;
 
 export interface Node {
@@ -183,16 +185,20 @@ export interface EditOptions {
   format?: 'b64_json' | 'url';
   /** what the upstream sees (a fault can match on it) */
   prompt?: string;
+  /** flux-kontext-pro (the upstream) unless said; another known model runs on the built-in engine */
+  model?: string;
+  /** the picture sent, a small one unless said */
+  image?: Buffer;
   idempotencyKey?: string;
 }
 
 export async function edit(node: Node, key: string, options: EditOptions = {}): Promise<Answer> {
   const format = options.format ?? 'b64_json';
   const fd = new FormData();
-  fd.append('model', 'flux-kontext-pro');
+  fd.append('model', options.model ?? 'flux-kontext-pro');
   fd.append('prompt', options.prompt ?? 'make it warmer');
   fd.append('response_format', format);
-  fd.append('image', new Blob([await png()], { type: 'image/png' }), 'a.png');
+  fd.append('image', new Blob([options.image ?? (await png())], { type: 'image/png' }), 'a.png');
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
   const base = { node: node.name, format, idempotent: options.idempotencyKey !== undefined };

@@ -1,7 +1,7 @@
 /**
  * Fault suite, the nodes themselves (issue 13, item 6): two gateway
  * processes on a PostgreSQL, a Redis and an S3 server of the suite's own,
- * each holding at most 3 edits at once. A burst beyond that is answered 503
+ * each holding at most 4 edits at once. A burst beyond that is answered 503
  * with Retry-After at once and counted at /metrics; SIGTERM with edits in
  * flight lets them finish and exits 0 while the other node serves on; a
  * grace that runs out answers what is left 503, releases its reservations
@@ -24,8 +24,9 @@ import {
   type Cluster,
   type Node,
 } from './cluster.js';
+import { makePng } from '../helpers/images.js';
 
-const MAX_IN_FLIGHT = 3;
+const MAX_IN_FLIGHT = 4;
 const CREDIT = '20.00';
 const CREDIT_MICROS = 20_000_000;
 const REFUSED = 'route="/v1/images/edits",code="service_unavailable"';
@@ -39,7 +40,8 @@ let b: Node;
 
 before(async () => {
   c = await startCluster([]);
-  const limit = { IMAGEGATE_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) };
+  // at most 4 edits at once, and a built-in engine of one thread with room for one more waiting
+  const limit = { IMAGEGATE_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), IMAGEGATE_ENGINE_THREADS: '1', IMAGEGATE_ENGINE_MAX_QUEUE: '1' };
   // A drains with time to spare; B's grace runs out
   a = await c.startNode('A', { ...limit, IMAGEGATE_SHUTDOWN_GRACE_MS: '20000' });
   b = await c.startNode('B', { ...limit, IMAGEGATE_SHUTDOWN_GRACE_MS: '500' });
@@ -72,6 +74,31 @@ describe('fault suite: two nodes, overload and shutdown with edits in flight', (
       for (const x of refused) {
         assert.equal(x.retryAfter, '1');
         assert.match(x.body, new RegExp(`at its limit of ${MAX_IN_FLIGHT} requests at once`));
+      }
+      const counted = (await scrape(c, n)).value('imagegate_refusals_total', REFUSED) - refusedBefore[i];
+      assert.equal(counted, refused.length, `${n.name}: /metrics counts each refusal`);
+    }
+    await assertLedger(c, key, CREDIT_MICROS, answers);
+  });
+
+  test('overload of the built-in engine: beyond its thread and engine.maxQueue (1) a 503 with Retry-After, counted', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const key = await newKey(c, a, CREDIT);
+    const picture = await makePng(384, 384);
+    const refusedBefore = await Promise.all([a, b].map(async (n) => (await scrape(c, n)).value('imagegate_refusals_total', REFUSED)));
+    // under maxInFlight, but more than one thread and one place in the queue
+    const answers = await Promise.all(
+      [a, b].flatMap((n) => Array.from({ length: MAX_IN_FLIGHT }, () => edit(n, key.key, { model: 'gpt-image-1', prompt: 'remove the background', image: picture }))),
+    );
+    report(t, 'engine queue full', answers);
+    assertAnswers(c, answers);
+    for (const [i, n] of [a, b].entries()) {
+      const mine = answers.filter((x) => x.node === n.name);
+      const refused = mine.filter((x) => x.status === 503);
+      assert.ok(mine.some((x) => x.status === 200), `${n.name}: the engine served one`);
+      assert.ok(refused.length >= 1, `${n.name}: a third at once finds the queue full`);
+      for (const x of refused) {
+        assert.equal(x.retryAfter, '1');
+        assert.match(x.body, /The built-in engine is busy/);
       }
       const counted = (await scrape(c, n)).value('imagegate_refusals_total', REFUSED) - refusedBefore[i];
       assert.equal(counted, refused.length, `${n.name}: /metrics counts each refusal`);
