@@ -176,6 +176,10 @@ export interface Answer {
   cost: string | null;
   format: 'b64_json' | 'url';
   idempotent: boolean;
+  /** the Idempotency-Key sent, if any */
+  idempotencyKey: string | null;
+  /** x-imagegate-idempotent-replay: true */
+  replay: boolean;
   body: string;
   url: string | null;
   error: string | null;
@@ -201,7 +205,7 @@ export async function edit(node: Node, key: string, options: EditOptions = {}): 
   fd.append('image', new Blob([options.image ?? (await png())], { type: 'image/png' }), 'a.png');
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
-  const base = { node: node.name, format, idempotent: options.idempotencyKey !== undefined };
+  const base = { node: node.name, format, idempotent: options.idempotencyKey !== undefined, idempotencyKey: options.idempotencyKey ?? null };
   try {
     const res = await fetch(`${node.url}/v1/images/edits`, { method: 'POST', headers, body: fd });
     const body = await res.text();
@@ -221,13 +225,14 @@ export async function edit(node: Node, key: string, options: EditOptions = {}): 
       retryAfter: res.headers.get('retry-after'),
       requestId: res.headers.get('x-request-id'),
       cost: res.headers.get('x-imagegate-cost-usd'),
+      replay: res.headers.get('x-imagegate-idempotent-replay') === 'true',
       body,
       url,
       error: null,
     };
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
-    return { ...base, status: 0, code: null, retryAfter: null, requestId: null, cost: null, body: '', url: null, error: cause?.code ?? String(e) };
+    return { ...base, status: 0, code: null, retryAfter: null, requestId: null, cost: null, replay: false, body: '', url: null, error: cause?.code ?? String(e) };
   }
 }
 

@@ -98,6 +98,18 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     // edits admitted before it stopped and finished while it was away
     assert.ok(outbox > 0, 'settlements went through the outbox');
     await assertLedger(c, key, CREDIT_MICROS, answers);
+    // each Idempotency-Key served gets its answer again from the other node, at no further charge
+    const [charged] = await c.query<{ charged: string }>('select charged from key_balances where key_id = $1', [key.id]);
+    const served = answers.filter((x) => x.status === 200 && x.idempotent);
+    assert.ok(served.length > 0);
+    for (const first of served) {
+      const again = await edit(first.node === 'A' ? b : a, key.key, { idempotencyKey: first.idempotencyKey! });
+      assert.equal(again.status, 200);
+      assert.equal(again.replay, true);
+      assert.equal(again.body, first.body);
+    }
+    const [after] = await c.query<{ charged: string }>('select charged from key_balances where key_id = $1', [key.id]);
+    assert.equal(after.charged, charged.charged);
   });
 
   test('Redis', { timeout: TEST_TIMEOUT_MS }, async (t) => {
