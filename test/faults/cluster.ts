@@ -341,7 +341,8 @@ export async function eventually(check: () => Promise<boolean>, ms: number, what
 }
 
 /**
- * Each node answers an edit with 200 again within 10 s, the same process (no
+ * Each node answers an edit with 200 again within 10 s and its /readyz says
+ * every store (database, redis, storage) is ok, the same process (no
  * restart); resolves with every answer the probes got, to be checked as the
  * load's are.
  */
@@ -354,6 +355,14 @@ export async function servedAgain(nodes: Node[], key: string, options: () => Edi
       seen.push(a);
       return a.status === 200;
     }, 10_000, () => `${node.name} serves again (${JSON.stringify(tally(seen.filter((a) => a.node === node.name)))}, last ${seen.at(-1)?.body.slice(0, 200)})`);
+    // and says it is ready again, every store ok
+    let last = '';
+    await eventually(async () => {
+      const res = await fetch(`${node.url}/readyz`);
+      last = await res.text();
+      const body = JSON.parse(last) as { checks: Record<string, string> };
+      return res.status === 200 && Object.values(body.checks).every((v) => v === 'ok') && Object.keys(body.checks).length === 3;
+    }, 10_000, () => `${node.name} ready again: ${last}`);
     assert.equal(node.pid, pid, 'the same process');
   }
   return seen;

@@ -65,6 +65,38 @@ function report(t: TestContext, what: string, answers: Answer[], outbox: number)
   console.log(`# faults: ${line}`);
 }
 
+/**
+ * While `store` is away, each node's /readyz says so within a few seconds
+ * (naming no secret), 503 only when it is the database; the rest of the
+ * outage is waited out.
+ */
+async function whileAway(store: 'database' | 'redis' | 'storage'): Promise<void> {
+  const until = Date.now() + OUTAGE_MS;
+  for (const node of [a, b]) {
+    let last = '';
+    await eventually(async () => {
+      const res = await fetch(`${node.url}/readyz`);
+      last = await res.text();
+      const body = JSON.parse(last) as { ready: boolean; draining: boolean; checks: Record<string, string> };
+      if (!/^down: /.test(body.checks[store] ?? '')) return false;
+      assert.equal(res.status, store === 'database' ? 503 : 200);
+      assert.equal(body.ready, store !== 'database');
+      return true;
+    }, 5_000, () => `${node.name} /readyz shows ${store} down: ${last}`);
+    for (const secret of c.secrets) assert.ok(!last.includes(secret), last);
+  }
+  if (store === 'database') {
+    // the admin API needs it too: refused the same way
+    const res = await fetch(`${a.url}/admin/keys`, { headers: { authorization: `Bearer ${c.master}` } });
+    const text = await res.text();
+    assert.equal(res.status, 503, text);
+    assert.equal(JSON.parse(text).error.code, 'service_unavailable');
+    assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    for (const secret of c.secrets) assert.ok(!text.includes(secret), text);
+  }
+  await sleep(Math.max(0, until - Date.now()));
+}
+
 /** edits flowing on both nodes, some of them now in flight */
 async function loaded(key: string, options?: Parameters<typeof startLoad>[3]) {
   const load = startLoad([a, b], key, 4, options);
@@ -84,7 +116,7 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     const load = await loaded(key.key, idem);
     await c.pg.stop();
     try {
-      await sleep(OUTAGE_MS);
+      await whileAway('database');
     } finally {
       await c.pg.start();
     }
@@ -121,7 +153,7 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     const load = await loaded(key.key, idem);
     await c.redis.stop();
     try {
-      await sleep(OUTAGE_MS);
+      await whileAway('redis');
     } finally {
       await c.redis.start();
     }
@@ -148,7 +180,7 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     const load = await loaded(key.key, (w) => ({ format: w % 2 ? 'url' : 'b64_json' }));
     await c.s3.stop();
     try {
-      await sleep(OUTAGE_MS);
+      await whileAway('storage');
     } finally {
       await c.s3.start();
     }
