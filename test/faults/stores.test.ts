@@ -5,7 +5,8 @@
  * answer is a success or 503 service_unavailable with Retry-After, the nodes
  * serve again without a restart, and afterwards the ledger is exact. Then
  * kill -9 of a node while settlements wait in its outbox: started again on
- * its data dir, it writes them exactly once.
+ * its data dir, it writes them exactly once; and SIGTERM while the database
+ * is away: what was in flight is served, kept, and written after a restart.
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  arrived,
   assertAnswers,
   assertLedger,
   edit,
@@ -250,5 +252,32 @@ describe('fault suite: two nodes, each store down and back with edits in flight'
     await assertLedger(c, key, CREDIT_MICROS, answers);
     // and the node started again serves
     assert.equal((await edit(a, key.key)).status, 200);
+  });
+  test('SIGTERM while the database is away: what is in flight is served and its charges kept; started again, the node writes them once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const key = await newKey(c, a, CREDIT);
+    c.up.clearFaults();
+    c.up.fault({ kind: 'delay', ms: 1500 }, { times: Infinity });
+    const before = arrived(c, 'term-without-db');
+    const inFlight = Array.from({ length: 3 }, () => edit(b, key.key, { prompt: 'term-without-db' }));
+    await eventually(async () => arrived(c, 'term-without-db') === before + 3, 15_000, 'the edits reach the upstream');
+    await c.pg.stop();
+    let answers: Answer[];
+    try {
+      const exited = b.term();
+      answers = await Promise.all(inFlight);
+      assert.equal(await exited, 0);
+      const waiting = fs.readdirSync(path.join(b.dataDir, 'outbox')).filter((f) => /^\d+-0-.*\.json$/.test(f));
+      assert.equal(waiting.length, 3, 'their settlements wait in the outbox');
+    } finally {
+      await c.pg.start();
+    }
+    await b.restart();
+    await outboxesEmpty(c, [b]);
+    const outbox = await outboxSettled(c, b);
+    report(t, 'SIGTERM with the database away', answers, outbox);
+    assert.deepEqual(tally(answers), { ok: 3 });
+    assert.equal(outbox, 3);
+    assertAnswers(c, answers);
+    await assertLedger(c, key, CREDIT_MICROS, answers);
   });
 });
