@@ -133,6 +133,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     spoolDir,
     spoolMemoryBytes: () => spools.heldBytes,
     reservedMicros: () => stores.ledger.reservedTotal(),
+    outbox: () => outbox.stats(),
   });
   const pipeline = {
     config,
@@ -142,7 +143,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     // every request ends in one entry: counting them there counts every request
     requestLog: countedRequestLog(stores.requestLog, metrics),
     billing,
-    idempotency: { store: stores.idempotency, locks: shared.locks, clock },
+    idempotency: { store: stores.idempotency, locks: shared.locks, clock, keepLater: outbox.answerLater.bind(outbox) },
     outbox,
     admission: {
       nodeBusy: () => {

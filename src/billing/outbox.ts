@@ -1,17 +1,17 @@
 /**
  * What must reach the database even when it is away at the moment a request
- * ends (OPERATOR.md): a settlement the engine already earned, and the
- * request's log entry. Each is written to a file in the node's data dir
+ * ends (OPERATOR.md): a settlement the engine already earned, the request's
+ * log entry, and the answer an `Idempotency-Key` replays. Each is written to a file in the node's data dir
  * (written to a temporary name, synced, then renamed, so a file is there
  * whole or not at all) and written to the database once it answers again,
  * exactly once, also across a restart: a settlement carries the request id
- * the ledger keys it by, and a log entry its own id, so writing one twice
- * changes nothing. The client gets its images meanwhile.
+ * the ledger keys it by, a log entry its own id and a kept answer its
+ * idempotency record's, so writing one twice changes nothing. The client gets its images meanwhile.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Ledger, RequestLog, RequestLogEntry } from '../store/types.js';
+import type { IdempotencyRecord, IdempotencyStore, Ledger, RequestLog, RequestLogEntry } from '../store/types.js';
 import { databaseUnavailable } from '../store/errors.js';
 
 export const OUTBOX_DIR = 'outbox';
@@ -25,7 +25,7 @@ export interface Settlement {
   amount: number;
 }
 
-type Item = { kind: 'settle'; settlement: Settlement } | { kind: 'log'; entry: RequestLogEntry };
+type Item = { kind: 'settle'; settlement: Settlement } | { kind: 'log'; entry: RequestLogEntry } | { kind: 'answer'; record: IdempotencyRecord };
 
 export interface OutboxStats {
   /** items waiting now */
@@ -34,17 +34,19 @@ export interface OutboxStats {
   settled: number;
   /** log entries written through the outbox since start */
   logged: number;
+  /** answers kept for an Idempotency-Key written through the outbox since start */
+  answers: number;
 }
 
 export class Outbox {
   private readonly dir: string;
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private readonly counts = { settled: 0, logged: 0 };
+  private readonly counts = { settled: 0, logged: 0, answers: 0 };
 
   constructor(
     dataDir: string,
-    private readonly stores: { ledger: Ledger; requestLog: RequestLog },
+    private readonly stores: { ledger: Ledger; requestLog: RequestLog; idempotency: IdempotencyStore },
     private readonly log: { warn(obj: object, msg: string): void },
   ) {
     this.dir = path.join(dataDir, OUTBOX_DIR);
@@ -71,6 +73,11 @@ export class Outbox {
 
   logLater(entry: RequestLogEntry): Promise<void> {
     return this.put(`${Date.now()}-1-${entry.id}.json`, { kind: 'log', entry });
+  }
+
+  /** a served request's answer for its Idempotency-Key (the record's id is the API key's and a hash) */
+  answerLater(record: IdempotencyRecord): Promise<void> {
+    return this.put(`${Date.now()}-2-${record.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`, { kind: 'answer', record });
   }
 
   async stats(): Promise<OutboxStats> {
@@ -100,9 +107,12 @@ export class Outbox {
           if (item.kind === 'settle') {
             await this.stores.ledger.settle(item.settlement);
             this.counts.settled++;
-          } else {
+          } else if (item.kind === 'log') {
             await this.stores.requestLog.insert(item.entry);
             this.counts.logged++;
+          } else {
+            await this.stores.idempotency.put(item.record);
+            this.counts.answers++;
           }
         } catch (e) {
           if (databaseUnavailable(e)) return;

@@ -15,6 +15,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { EngineLoad } from '../engine/types.js';
 import type { BreakerState } from '../routing/resilience.js';
 import type { RequestAttempt, RequestLog, RequestLogEntry } from '../store/types.js';
+import type { OutboxStats } from '../billing/outbox.js';
 
 /** Image edits take from a fraction of a second (a refusal, the built-in engine) to minutes (an upstream at high quality). */
 export const LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
@@ -37,6 +38,8 @@ export interface MetricsSources {
   spoolMemoryBytes(): number;
   /** credit held by open reservations, micro-USD, over every key */
   reservedMicros(): Promise<number>;
+  /** this node's outbox: items waiting, and what it wrote to the database since start */
+  outbox(): Promise<OutboxStats>;
 }
 
 export interface Metrics {
@@ -184,6 +187,20 @@ export function createMetrics(sources: MetricsSources): Metrics {
     // a scrape answers even while the database is away
     () => withTimeout(sources.reservedMicros(), RESERVED_TIMEOUT_MS).catch(() => NaN),
   );
+  readAtScrape('imagegate_outbox_pending', "Settlements, request-log entries and Idempotency-Key answers waiting in this node's outbox (data dir) for the database to answer again.", async () => (await sources.outbox()).pending);
+  new Counter({
+    name: 'imagegate_outbox_written_total',
+    help: 'Settlements, request-log entries and Idempotency-Key answers this node wrote to the database through its outbox (after the database was away when their request ended), since it started.',
+    labelNames: ['kind'] as const,
+    registers,
+    async collect() {
+      const s = await sources.outbox();
+      this.reset();
+      this.inc({ kind: 'settlement' }, s.settled);
+      this.inc({ kind: 'log' }, s.logged);
+      this.inc({ kind: 'answer' }, s.answers);
+    },
+  });
 
   const label = (v: string | null): string => v ?? NONE;
 

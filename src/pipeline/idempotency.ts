@@ -15,7 +15,8 @@ import type { CompletedEvent, PartialImageEvent } from '../contract/response.js'
 import { GatewayError, invalidValue } from '../errors.js';
 import type { IntakeResult } from '../intake/types.js';
 import type { Locks } from '../store/limits/types.js';
-import type { IdempotencyStore } from '../store/types.js';
+import { databaseUnavailable } from '../store/errors.js';
+import type { IdempotencyRecord, IdempotencyStore } from '../store/types.js';
 import type { AnswerMeta } from './sink.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
@@ -23,6 +24,8 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
 export const WAIT_FOR_FIRST_MS = 20 * 60_000;
 /** the runner's lock: expires if its node dies, so a resend can run the request itself */
 const LOCK_TTL_MS = 5 * 60_000;
+/** how often a resend that waits for the runner looks for its answer even while the lock stands */
+const RECHECK_MS = 5_000;
 
 /** What is replayed: exactly what the first request answered. */
 export type StoredAnswer =
@@ -34,6 +37,8 @@ export interface IdempotencyDeps {
   store: IdempotencyStore;
   locks: Locks;
   clock: Clock;
+  /** keeps a served request's answer until the database answers again (the outbox) */
+  keepLater?: (record: IdempotencyRecord) => Promise<void>;
 }
 
 export type Begun =
@@ -103,30 +108,44 @@ export async function beginIdempotent(deps: IdempotencyDeps, keyId: string, idem
         kind: 'run',
         async finish(answer) {
           clearInterval(renew);
+          let keepLock = false;
           try {
             if (answer) {
               const at = deps.clock.now();
-              await deps.store.put({ id, keyId, fingerprint: print, state: 'done', answer: JSON.stringify(answer), createdAt: at, expiresAt: at + IDEMPOTENCY_TTL_MS });
+              const record: IdempotencyRecord = { id, keyId, fingerprint: print, state: 'done', answer: JSON.stringify(answer), createdAt: at, expiresAt: at + IDEMPOTENCY_TTL_MS };
+              try {
+                await deps.store.put(record);
+              } catch (e) {
+                // the database went away after the request was served (its charge waits in the
+                // outbox): the answer waits there too, and the lock is left to expire, so that a
+                // resend meanwhile waits for the answer rather than running (and paying) again
+                if (!deps.keepLater || !databaseUnavailable(e)) throw e;
+                await deps.keepLater(record);
+                keepLock = true;
+              }
             } else {
               // nothing worth replaying: the next resend runs the request again
               await deps.store.delete(id);
             }
           } finally {
-            await deps.locks.release(lockName, token).catch(() => {});
+            if (!keepLock) await deps.locks.release(lockName, token).catch(() => {});
           }
         },
       };
     }
-    // someone runs it now: wait for them, then look again
+    // someone runs it now: wait for them, then look again; at least every few seconds, for an
+    // answer kept while the database was away is written by the outbox while the lock still stands
     const left = until - deps.clock.now();
-    if (left <= 0 || !(await deps.locks.waitUntilFree(lockName, left, signal))) {
-      throw new GatewayError({
-        status: 409,
-        code: 'idempotency_key_in_use',
-        param: 'Idempotency-Key',
-        message: 'A request with this Idempotency-Key is still running; try again later.',
-        headers: { 'retry-after': '5' },
-      });
+    if (left > 0) {
+      await deps.locks.waitUntilFree(lockName, Math.min(left, RECHECK_MS), signal);
+      continue;
     }
+    throw new GatewayError({
+      status: 409,
+      code: 'idempotency_key_in_use',
+      param: 'Idempotency-Key',
+      message: 'A request with this Idempotency-Key is still running; try again later.',
+      headers: { 'retry-after': '5' },
+    });
   }
 }

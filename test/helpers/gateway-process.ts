@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface GatewayChild {
   child: ChildProcess;
+  dataDir: string;
   port: number;
   url: string;
   key: string;
@@ -46,8 +47,16 @@ async function cpuTime(pid: number): Promise<number> {
   return (Number(f[11]) + Number(f[12])) * TICK_MS;
 }
 
-export async function startGateway(options: { config?: string; env?: Record<string, string> } = {}): Promise<GatewayChild> {
-  const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-'));
+export async function startGateway(
+  options: {
+    config?: string;
+    env?: Record<string, string>;
+    /** a data dir of the caller's (e.g. to start a node again where a killed one left its outbox); kept on stop() */
+    dataDir?: string;
+  } = {},
+): Promise<GatewayChild> {
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'imagegate-bench-gw-')));
   const key = options.env?.IMAGEGATE_MASTER_KEY ?? `sk-ig-master-${crypto.randomBytes(20).toString('hex')}`;
   const env: Record<string, string> = { ...(process.env as Record<string, string>), HOST: '127.0.0.1', PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_MASTER_KEY: key, LOG_LEVEL: 'silent', ...options.env };
   if (options.config) {
@@ -61,6 +70,10 @@ export async function startGateway(options: { config?: string; env?: Record<stri
   // IMAGEGATE_BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const extra = (process.env.IMAGEGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // never outlive the test process, even when it ends without calling stop()
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.on('exit', orphanGuard);
+  child.once('exit', () => process.off('exit', orphanGuard));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -73,6 +86,7 @@ export async function startGateway(options: { config?: string; env?: Record<stri
   child.stdout!.resume();
   return {
     child,
+    dataDir,
     port,
     url: `http://127.0.0.1:${port}`,
     key,
@@ -84,7 +98,7 @@ export async function startGateway(options: { config?: string; env?: Record<stri
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
-      await fsp.rm(dataDir, { recursive: true, force: true });
+      if (ownDir) await fsp.rm(dataDir, { recursive: true, force: true });
     },
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;

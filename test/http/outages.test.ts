@@ -30,18 +30,27 @@ before(async () => {
 });
 after(() => up.close());
 
-function edit(t: TestApp, key: string, extra: { signal?: AbortSignal } = {}) {
+function edit(t: TestApp, key: string, extra: { signal?: AbortSignal; idempotencyKey?: string } = {}) {
   const fd = new FormData();
   fd.append('model', 'flux-kontext-pro');
   fd.append('prompt', 'x');
   fd.append('image', new Blob([png], { type: 'image/png' }), 'a.png');
-  return fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: fd, signal: extra.signal });
+  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
+  if (extra.idempotencyKey) headers['idempotency-key'] = extra.idempotencyKey;
+  return fetch(`${t.url}/v1/images/edits`, { method: 'POST', headers, body: fd, signal: extra.signal });
 }
 
 async function newKey(t: TestApp, credit: string): Promise<{ id: string; key: string }> {
   const res = await fetch(`${t.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k', creditUsd: credit }) });
   assert.equal(res.status, 201, await res.clone().text());
   return (await res.json()) as { id: string; key: string };
+}
+
+/** the node's /metrics text (it answers while the database is away) */
+async function scrape(t: TestApp): Promise<string> {
+  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.masterKey}` } });
+  assert.equal(res.status, 200);
+  return res.text();
 }
 
 describe('the database stops and comes back', () => {
@@ -111,10 +120,15 @@ describe('the database stops and comes back', () => {
     assert.ok(((await res.json()) as { data: unknown[] }).data.length === 1);
     const stats = await t.app.outbox.stats();
     assert.equal(stats.pending, 2, 'the settlement and the log entry wait');
+    assert.match(await scrape(t), /^imagegate_outbox_pending 2$/m);
     await pg.start();
     const until = Date.now() + 15_000;
     while (Date.now() < until && (await t.app.outbox.stats()).pending > 0) await new Promise((r) => setTimeout(r, 250));
-    assert.deepEqual(await t.app.outbox.stats(), { pending: 0, settled: 1, logged: 1 });
+    assert.deepEqual(await t.app.outbox.stats(), { pending: 0, settled: 1, logged: 1, answers: 0 });
+    const after = await scrape(t);
+    assert.match(after, /^imagegate_outbox_pending 0$/m);
+    assert.match(after, /^imagegate_outbox_written_total\{kind="settlement"\} 1$/m);
+    assert.match(after, /^imagegate_outbox_written_total\{kind="log"\} 1$/m);
     assert.deepEqual(await t.app.stores.ledger.balance(k.id), { granted: 1_000_000, charged: 40_000, reserved: 0, available: 960_000 });
     assert.equal((await t.app.stores.requestLog.get(requestId))?.costMicros, 40_000);
     // written again (a restart replaying an old file) changes nothing
@@ -122,6 +136,33 @@ describe('the database stops and comes back', () => {
     assert.equal((await t.app.stores.ledger.balance(k.id)).charged, 40_000);
     const n = await sql<{ n: string }>`select count(*) as n from ledger where request_id = ${requestId} and kind = 'settle'`.execute(t.app.stores.db.kysely);
     assert.equal(Number(n.rows[0].n), 1);
+  });
+
+  test('an Idempotency-Key edit the database left after the engine answered: served and charged once, its answer replayed after', async () => {
+    const k = await newKey(t, '1.00');
+    up.reset();
+    up.fault({ kind: 'delay', ms: 1500 });
+    const pending = edit(t, k.key, { idempotencyKey: 'order-lost' });
+    await new Promise((r) => setTimeout(r, 700));
+    await pg.stop();
+    const res = await pending;
+    const body = Buffer.from(await res.arrayBuffer());
+    // served: its images, not a 503 for an answer whose charge is kept
+    assert.equal(res.status, 200, body.toString().slice(0, 300));
+    assert.equal(res.headers.get('x-imagegate-cost-usd'), '0.040000');
+    assert.equal((await t.app.outbox.stats()).pending, 3, 'the settlement, the log entry and the answer wait');
+    await pg.start();
+    const until = Date.now() + 15_000;
+    while (Date.now() < until && (await t.app.outbox.stats()).pending > 0) await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(await t.app.outbox.stats(), { pending: 0, settled: 2, logged: 2, answers: 1 });
+    assert.match(await scrape(t), /^imagegate_outbox_written_total\{kind="answer"\} 1$/m);
+    // a resend gets the same answer and costs nothing more; the upstream ran once
+    const again = await edit(t, k.key, { idempotencyKey: 'order-lost' });
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('x-imagegate-idempotent-replay'), 'true');
+    assert.ok(Buffer.from(await again.arrayBuffer()).equals(body));
+    assert.equal(up.requests.length, 1);
+    assert.deepEqual(await t.app.stores.ledger.balance(k.id), { granted: 1_000_000, charged: 40_000, reserved: 0, available: 960_000 });
   });
 });
 
