@@ -176,6 +176,14 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
   // An idle client losing its connection emits 'error' on the pool; without a
   // listener that would crash the process. The pool drops that client by itself.
   pool.on('error', () => {});
+  // A checked-out client (a transaction between two statements) losing its
+  // connection emits 'error' on the client itself, where the pool does not
+  // listen while it is lent out: without this the process would die. The
+  // transaction's next statement fails, and the pool discards the client on
+  // release (it is no longer queryable).
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   const db: Db = { dialect: 'postgres', kysely, schema: target.schema, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
   if (target.schema !== null) {
