@@ -293,11 +293,21 @@ function compose(out: Uint8ClampedArray, level0: Level, alpha: number): void {
 /** A coarse level's result at full size: bilinear inside the hole, the input outside it. */
 function preview(data: Uint8ClampedArray, level0: Level, lv: Level, li: number, alpha: number): Uint8ClampedArray {
   const res = new Uint8ClampedArray(data);
-  const { w, holeList } = level0;
-  const cw = lv.w;
-  const ch = lv.h;
-  const cimg = lv.img;
-  const scale = 1 / (1 << li);
+  bilinearHole(res, level0.w, level0.holeList, lv, 1 / (1 << li));
+  if (alpha >= 0) for (let k = 0; k < level0.holeList.length; k++) res[(level0.holeList[k] << 2) + 3] = alpha;
+  return res;
+}
+
+/** The hole pixels of `fine` from the level above it (half the size), bilinear. */
+function enlargeInto(fine: Level, coarse: Level): void {
+  bilinearHole(fine.img, fine.w, fine.holeList, coarse, 0.5);
+}
+
+/** Writes each hole pixel of a `w`-wide RGBA image with `from` sampled bilinearly at `scale` (pixel centres aligned). */
+function bilinearHole(out: Uint8Array | Uint8ClampedArray, w: number, holeList: Int32Array, from: Level, scale: number): void {
+  const cw = from.w;
+  const ch = from.h;
+  const cimg = from.img;
   for (let k = 0; k < holeList.length; k++) {
     const q = holeList[k];
     const y = (q / w) | 0;
@@ -319,47 +329,10 @@ function preview(data: Uint8ClampedArray, level0: Level, lv: Level, li: number, 
     const c = (y1 * cw + x0) << 2;
     const d = (y1 * cw + x1) << 2;
     const o = q << 2;
-    for (let ch4 = 0; ch4 < 4; ch4++) {
-      const top = cimg[a + ch4] + (cimg[b + ch4] - cimg[a + ch4]) * tx;
-      const bot = cimg[c + ch4] + (cimg[d + ch4] - cimg[c + ch4]) * tx;
-      res[o + ch4] = Math.round(top + (bot - top) * ty);
-    }
-    if (alpha >= 0) res[o + 3] = alpha;
-  }
-  return res;
-}
-
-/** The hole pixels of `fine` from the level above it (half the size), bilinear. */
-function enlargeInto(fine: Level, coarse: Level): void {
-  const { w, img, holeList } = fine;
-  const cw = coarse.w;
-  const ch = coarse.h;
-  const cimg = coarse.img;
-  for (let k = 0; k < holeList.length; k++) {
-    const q = holeList[k];
-    const y = (q / w) | 0;
-    const x = q - y * w;
-    let fx = (x + 0.5) * 0.5 - 0.5;
-    let fy = (y + 0.5) * 0.5 - 0.5;
-    if (fx < 0) fx = 0;
-    if (fx > cw - 1) fx = cw - 1;
-    if (fy < 0) fy = 0;
-    if (fy > ch - 1) fy = ch - 1;
-    const x0 = Math.floor(fx);
-    const y0 = Math.floor(fy);
-    const x1 = x0 + 1 < cw ? x0 + 1 : x0;
-    const y1 = y0 + 1 < ch ? y0 + 1 : y0;
-    const tx = fx - x0;
-    const ty = fy - y0;
-    const a = (y0 * cw + x0) << 2;
-    const b = (y0 * cw + x1) << 2;
-    const c = (y1 * cw + x0) << 2;
-    const d = (y1 * cw + x1) << 2;
-    const o = q << 2;
     for (let c4 = 0; c4 < 4; c4++) {
       const top = cimg[a + c4] + (cimg[b + c4] - cimg[a + c4]) * tx;
       const bot = cimg[c + c4] + (cimg[d + c4] - cimg[c + c4]) * tx;
-      img[o + c4] = Math.round(top + (bot - top) * ty);
+      out[o + c4] = Math.round(top + (bot - top) * ty);
     }
   }
 }
