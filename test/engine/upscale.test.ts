@@ -1,7 +1,7 @@
 /**
  * The JS enlargement (ops/upscale.ts) gives exactly sharp's bytes: noise and
  * gradients, thin and 1-pixel pictures, integer and fractional scales, fill
- * and cover (with its centre crop). If a sharp/libvips upgrade changes how it
+ * and cover (with its centre crop), colour and grey. If a sharp/libvips upgrade changes how it
  * enlarges, this fails and the JS path must follow it.
  */
 import { test } from 'node:test';
@@ -22,10 +22,12 @@ test('upscaleLikeSharp: byte-identical to sharp over 150 random shapes, fill and
     cases.push([w, h, int(w + 1, w * 5 + 2), int(h + 1, h * 5 + 2)]);
   }
   for (const [w, h, W, H] of cases) {
-    const noise = rnd() < 0.5;
+    // colour noise, a colour gradient, grey noise (computed as one channel)
+    const kind = Math.floor(rnd() * 3);
     const data = new Uint8ClampedArray(w * h * 4);
     for (let i = 0; i < w * h; i++) {
-      for (let c = 0; c < 3; c++) data[i * 4 + c] = noise ? Math.floor(rnd() * 256) : ((i % w) * 5 + Math.floor(i / w) * 3 + c * 60) & 255;
+      const g = Math.floor(rnd() * 256);
+      for (let c = 0; c < 3; c++) data[i * 4 + c] = kind === 0 ? Math.floor(rnd() * 256) : kind === 1 ? ((i % w) * 5 + Math.floor(i / w) * 3 + c * 60) & 255 : g;
       data[i * 4 + 3] = 255;
     }
     const img = { width: w, height: h, data };

@@ -68,11 +68,15 @@ export function upscaleOpaque(img: RgbaImage, hscale: number, vscale: number, le
   const xs = axis(ia, left, width, true);
   const ys = axis(id, top, height, false);
   const src = img.data;
-  // horizontal pass over every source row: 3 channels, already rounded as libvips rounds each row of the window
-  const rowsH = new Int32Array(H * width * 3);
+  // a grey picture (R = G = B everywhere) is computed once and copied to the three channels: the same sums
+  let grey = true;
+  for (let i = 0; i < src.length && grey; i += 4) grey = src[i] === src[i + 1] && src[i] === src[i + 2];
+  const bands = grey ? 1 : 3;
+  // horizontal pass over every source row, rounded as libvips rounds each row of the 4x4 window
+  const rowsH = new Int32Array(H * width * bands);
   for (let y = 0; y < H; y++) {
     const so = y * W * 4;
-    const ro = y * width * 3;
+    const ro = y * width * bands;
     for (let x = 0; x < width; x++) {
       const f = xs.first[x]!;
       const w = xs.tab[x]! * 4;
@@ -81,14 +85,14 @@ export function upscaleOpaque(img: RgbaImage, hscale: number, vscale: number, le
       const p1 = so + (f + 1 < 0 ? 0 : f + 1 >= W ? W - 1 : f + 1) * 4;
       const p2 = so + (f + 2 < 0 ? 0 : f + 2 >= W ? W - 1 : f + 2) * 4;
       const p3 = so + (f + 3 < 0 ? 0 : f + 3 >= W ? W - 1 : f + 3) * 4;
-      const o = ro + x * 3;
-      rowsH[o] = (c0 * src[p0]! + c1 * src[p1]! + c2 * src[p2]! + c3 * src[p3]! + HALF) >> SHIFT;
-      rowsH[o + 1] = (c0 * src[p0 + 1]! + c1 * src[p1 + 1]! + c2 * src[p2 + 1]! + c3 * src[p3 + 1]! + HALF) >> SHIFT;
-      rowsH[o + 2] = (c0 * src[p0 + 2]! + c1 * src[p1 + 2]! + c2 * src[p2 + 2]! + c3 * src[p3 + 2]! + HALF) >> SHIFT;
+      const o = ro + x * bands;
+      for (let c = 0; c < bands; c++) {
+        rowsH[o + c] = (c0 * src[p0 + c]! + c1 * src[p1 + c]! + c2 * src[p2 + c]! + c3 * src[p3 + c]! + HALF) >> SHIFT;
+      }
     }
   }
   const out = new Uint8ClampedArray(width * height * 4);
-  const n = width * 3;
+  const n = width * bands;
   for (let y = 0; y < height; y++) {
     const f = ys.first[y]!;
     const w = ys.tab[y]! * 4;
@@ -98,13 +102,21 @@ export function upscaleOpaque(img: RgbaImage, hscale: number, vscale: number, le
     const r2 = (f + 2 < 0 ? 0 : f + 2 >= H ? H - 1 : f + 2) * n;
     const r3 = (f + 3 < 0 ? 0 : f + 3 >= H ? H - 1 : f + 3) * n;
     let o = y * width * 4;
-    for (let i = 0; i < n; i += 3) {
-      // Uint8ClampedArray clips to 0..255 as libvips does
-      out[o] = (c0 * rowsH[r0 + i]! + c1 * rowsH[r1 + i]! + c2 * rowsH[r2 + i]! + c3 * rowsH[r3 + i]! + HALF) >> SHIFT;
-      out[o + 1] = (c0 * rowsH[r0 + i + 1]! + c1 * rowsH[r1 + i + 1]! + c2 * rowsH[r2 + i + 1]! + c3 * rowsH[r3 + i + 1]! + HALF) >> SHIFT;
-      out[o + 2] = (c0 * rowsH[r0 + i + 2]! + c1 * rowsH[r1 + i + 2]! + c2 * rowsH[r2 + i + 2]! + c3 * rowsH[r3 + i + 2]! + HALF) >> SHIFT;
-      out[o + 3] = 255;
-      o += 4;
+    // Uint8ClampedArray clips to 0..255 as libvips does
+    if (grey) {
+      for (let i = 0; i < n; i++) {
+        const v = (c0 * rowsH[r0 + i]! + c1 * rowsH[r1 + i]! + c2 * rowsH[r2 + i]! + c3 * rowsH[r3 + i]! + HALF) >> SHIFT;
+        out[o] = v; out[o + 1] = v; out[o + 2] = v; out[o + 3] = 255;
+        o += 4;
+      }
+    } else {
+      for (let i = 0; i < n; i += 3) {
+        out[o] = (c0 * rowsH[r0 + i]! + c1 * rowsH[r1 + i]! + c2 * rowsH[r2 + i]! + c3 * rowsH[r3 + i]! + HALF) >> SHIFT;
+        out[o + 1] = (c0 * rowsH[r0 + i + 1]! + c1 * rowsH[r1 + i + 1]! + c2 * rowsH[r2 + i + 1]! + c3 * rowsH[r3 + i + 1]! + HALF) >> SHIFT;
+        out[o + 2] = (c0 * rowsH[r0 + i + 2]! + c1 * rowsH[r1 + i + 2]! + c2 * rowsH[r2 + i + 2]! + c3 * rowsH[r3 + i + 2]! + HALF) >> SHIFT;
+        out[o + 3] = 255;
+        o += 4;
+      }
     }
   }
   return { width, height, data: out };
