@@ -170,7 +170,7 @@ const toEngineImage = (bytes: Buffer, size: Size): EngineImage => ({ bytes, widt
 export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: RunDependencies = {}): Promise<EngineResult> {
   if (job.kind === 'vary') return runVariation(job, emitPartial);
   const drawing = job.kind === 'generate';
-  const parsed = parseInstructions(job.prompt, { generation: drawing });
+  const parsed = job.parsed ?? parseInstructions(job.prompt, { generation: drawing });
   const warnings: string[] = [];
 
   const images: RgbaImage[] = [];
