@@ -33,7 +33,7 @@ function chunk(type: string, data: Buffer): Buffer {
 function handPng(w: number, h: number, colour: number, channels: number, samples: Uint8Array, extra: { before?: Buffer[]; after?: Buffer[] } = {}): Buffer {
   const stride = w * channels;
   const raw = Buffer.alloc((stride + 1) * h);
-  let prev = new Uint8Array(stride);
+  let prev: Uint8Array = new Uint8Array(stride);
   for (let y = 0; y < h; y++) {
     const f = y % 5;
     const row = samples.subarray(y * stride, (y + 1) * stride);
@@ -110,4 +110,20 @@ test('left to sharp: palettes, 16 bits, tRNS, interlacing, chunks after the data
   assert.equal(decodePlainPng(badCrc, any), null);
   assert.equal(decodePlainPng(Buffer.concat([ok, Buffer.from([0])]), any), null);
   assert.equal(decodePlainPng(ok.subarray(0, ok.length - 12), any), null);
+});
+
+test('gAMA, sRGB and pHYs before the data change nothing: sharp\'s pixels', async () => {
+  const samples = new Uint8Array(9 * 7 * 3).map((_, i) => (i * 37) & 255);
+  const gama = Buffer.alloc(4);
+  gama.writeUInt32BE(100000);
+  const phys = Buffer.alloc(9);
+  phys.writeUInt32BE(2835, 0);
+  phys.writeUInt32BE(2835, 4);
+  phys[8] = 1;
+  for (const before of [[chunk('gAMA', gama)], [chunk('sRGB', Buffer.from([0]))], [chunk('pHYs', phys)], [chunk('gAMA', gama), chunk('sRGB', Buffer.from([1])), chunk('pHYs', phys)]]) {
+    const png = handPng(9, 7, 2, 3, samples, { before });
+    const mine = decodePlainPng(png, any);
+    assert.ok(mine, 'decoded in JS');
+    assert.ok(Buffer.from(mine.data.buffer, mine.data.byteOffset, mine.data.byteLength).equals(await viaSharp(png)));
+  }
 });
