@@ -22,9 +22,17 @@ export function cloneImage(img: RgbaImage): RgbaImage {
 /** True when any pixel has alpha below 255. */
 export function hasTransparency(img: RgbaImage): boolean {
   const d = img.data;
+  if (LITTLE_ENDIAN && d.byteOffset % 4 === 0 && d.length % 4 === 0) {
+    // a pixel at a time: alpha is the top byte of each little-endian word
+    const words = new Uint32Array(d.buffer, d.byteOffset, d.length / 4);
+    for (let i = 0; i < words.length; i++) if (words[i]! < 0xff000000) return true;
+    return false;
+  }
   for (let i = 3; i < d.length; i += 4) if (d[i]! < 255) return true;
   return false;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Copy a rectangle of src into dst at (dx, dy), clipped, replacing pixels. */
 export function blit(dst: RgbaImage, src: RgbaImage, dx: number, dy: number): void {

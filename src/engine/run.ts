@@ -20,6 +20,7 @@ import { detectBackground, flatten, removeBackground } from './ops/background.js
 import { CONFIDENT, segmentForeground } from './segment/index.js';
 import { resize, toSharp } from './ops/sharp-raw.js';
 import { encodeAs } from '../images/encode.js';
+import { decodePlainPng } from './png-decode.js';
 
 export { EngineInputError } from './errors.js';
 
@@ -35,6 +36,9 @@ export interface RunDependencies {
  * most `maxShortSide` (never enlarged). The output is at most that big, so a
  * 50-megapixel upload costs a few megapixels of work and memory, not 2 GB.
  */
+/** Above this, libvips's threads decode faster than one JS thread. */
+const PLAIN_PNG_MAX_PIXELS = 1024 * 1024;
+
 async function decode(input: EngineInput, which: number | 'mask', maxShortSide: number): Promise<RgbaImage> {
   const name = which === 'mask' ? 'mask' : `image ${which}`;
   let bytes: Buffer;
@@ -44,6 +48,9 @@ async function decode(input: EngineInput, which: number | 'mask', maxShortSide: 
   } catch (err) {
     throw new EngineInputError(which, `could not read ${name}: ${(err as Error).message}`, { cause: err });
   }
+  // a small plain PNG decodes in JS, to the same pixels, when sharp would not scale it down (png-decode.ts)
+  const plain = decodePlainPng(bytes, (w, h) => Math.min(w, h) <= maxShortSide && w * h <= PLAIN_PNG_MAX_PIXELS);
+  if (plain) return plain;
   try {
     // rotate() with no angle applies the EXIF orientation (JPEG, WebP); toColourspace gives 8-bit sRGB from grey or 16-bit input
     const { data, info } = await sharp(bytes, { limitInputPixels: false })
@@ -170,7 +177,7 @@ const toEngineImage = (bytes: Buffer, size: Size): EngineImage => ({ bytes, widt
 export async function runJob(job: EngineJob, emitPartial: EmitPartial, deps: RunDependencies = {}): Promise<EngineResult> {
   if (job.kind === 'vary') return runVariation(job, emitPartial);
   const drawing = job.kind === 'generate';
-  const parsed = parseInstructions(job.prompt, { generation: drawing });
+  const parsed = job.parsed ?? parseInstructions(job.prompt, { generation: drawing });
   const warnings: string[] = [];
 
   const images: RgbaImage[] = [];

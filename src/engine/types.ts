@@ -5,6 +5,7 @@
  * parameter names beyond what is here.
  */
 import type { Background, ImageFormat, Size } from '../types.js';
+import type { ParsedInstructions } from './instructions.js';
 
 /** Raw pixels, always 4 channels (RGBA), row-major, 8 bits per channel. */
 export interface RgbaImage {
@@ -35,6 +36,8 @@ export interface EngineJob {
   /** default 'edit' */
   kind?: EngineJobKind;
   prompt: string;
+  /** the prompt already parsed by the caller (parseInstructions with generation = kind 'generate'); else the job parses it */
+  parsed?: ParsedInstructions;
   /** spooled input files, in order; already validated as png/jpeg/webp within the pixel limit */
   images: EngineInput[];
   /** PNG, same size as images[0]; alpha 0 = edit here. null = no mask */

@@ -7,6 +7,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { hasTransparency } from '../image.js';
 import type { RgbaImage } from '../types.js';
+import { upscaleLikeSharp } from './upscale.js';
 
 export function toSharp(img: RgbaImage): Sharp {
   const buf = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
@@ -47,5 +48,5 @@ export async function resize(img: RgbaImage, width: number, height: number): Pro
   if (img.width === width && img.height === height) {
     return { width, height, data: new Uint8ClampedArray(img.data) };
   }
-  return fromSharp(toSharpForResize(img).resize(width, height, { fit: 'fill' }));
+  return (!hasTransparency(img) && upscaleLikeSharp(img, width, height, 'fill')) || fromSharp(toSharpForResize(img).resize(width, height, { fit: 'fill' }));
 }

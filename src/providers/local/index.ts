@@ -10,7 +10,7 @@ import type { AutoSize, Engine, EngineInput, EngineJobKind } from '../../engine/
 import type { ProviderConfig } from '../../config/index.js';
 import type { EditRequest, InputImage, Operation, Size } from '../../types.js';
 import type { Capabilities, Provider, ProviderCall, ProviderIO, ProviderResult } from '../types.js';
-import { drawingWarnings, ENGINE_CAN_DO, ENGINE_CAN_DRAW, instructionWarnings, parseInstructions } from '../../engine/instructions.js';
+import { drawingWarnings, ENGINE_CAN_DO, ENGINE_CAN_DRAW, instructionWarnings, parseInstructions, type ParsedInstructions } from '../../engine/instructions.js';
 
 /** GPT image models' allowed sizes, the candidates of size=auto. */
 export const AUTO_SIZES: readonly Size[] = [
@@ -44,11 +44,27 @@ const isMasked = (req: EditRequest): boolean =>
  * The 400 for a prompt the engine cannot fully do, or null when it can. Pure:
  * the same prompt and request always give the same answer, before any work.
  */
+/**
+ * The prompt read once per request: the preflight's warnings, the refusal
+ * check and the engine job (which then does not read it again in its worker)
+ * share one parse.
+ */
+const parses = new WeakMap<EditRequest, ParsedInstructions>();
+
+function parsedPrompt(req: EditRequest): ParsedInstructions {
+  let parsed = parses.get(req);
+  if (!parsed) {
+    parsed = parseInstructions(req.prompt, { generation: req.operation === 'generation' });
+    parses.set(req, parsed);
+  }
+  return parsed;
+}
+
 export function unsupportedInstruction(req: EditRequest): GatewayError | null {
   // a variation reads no prompt
   if (req.operation === 'variation') return null;
   const drawing = req.operation === 'generation';
-  const parsed = parseInstructions(req.prompt, { generation: drawing });
+  const parsed = parsedPrompt(req);
   const problems: string[] = [];
   if (parsed.unmatched.length > 0) {
     problems.push(`it did not understand ${parsed.unmatched.map((u) => `'${u}'`).join(', ')}`);
@@ -72,8 +88,8 @@ export function unsupportedInstruction(req: EditRequest): GatewayError | null {
 /** What the client is told before the job runs (x-imagegate-warning, also on a stream). */
 function promptWarnings(req: EditRequest): string[] {
   if (req.operation === 'variation') return [];
-  if (req.operation === 'generation') return drawingWarnings(parseInstructions(req.prompt, { generation: true }), req.prompt);
-  return instructionWarnings(parseInstructions(req.prompt), req.prompt, isMasked(req));
+  if (req.operation === 'generation') return drawingWarnings(parsedPrompt(req), req.prompt);
+  return instructionWarnings(parsedPrompt(req), req.prompt, isMasked(req));
 }
 
 /** The engine names a bad input by position or 'mask'; the client knows it by its parameter. */
@@ -147,6 +163,7 @@ export function createLocalProvider(engine: Engine, settings: LocalProviderOptio
           {
             kind: JOB_KIND[req.operation],
             prompt: req.prompt,
+            ...(req.operation === 'variation' ? {} : { parsed: parsedPrompt(req) }),
             images: req.images.map(engineInput),
             mask: req.mask ? engineInput(req.mask) : null,
             maskFromAlpha: req.model.family === 'dall-e' && req.mask === null,
