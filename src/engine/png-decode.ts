@@ -63,7 +63,9 @@ export function decodePlainPng(b: Buffer, fits: (width: number, height: number) 
   const stride = width * channels;
   let raw: Buffer;
   try {
-    raw = zlib.inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat));
+    // never more than the rows the header promises (+1 to tell "too much"):
+    // a few KB of hostile deflate must not inflate to gigabytes in a worker
+    raw = zlib.inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: (stride + 1) * height + 1 });
   } catch {
     return null;
   }

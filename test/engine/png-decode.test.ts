@@ -127,3 +127,20 @@ test('gAMA, sRGB and pHYs before the data change nothing: sharp\'s pixels', asyn
     assert.ok(Buffer.from(mine.data.buffer, mine.data.byteOffset, mine.data.byteLength).equals(await viaSharp(png)));
   }
 });
+
+test('a deflate stream that inflates past the rows the header promises is left to sharp, without inflating it all', () => {
+  // a 16x16 RGB header over 64 MB of zeros (about 64 KB of deflate): a bomb for a decoder that trusts the stream
+  const bomb = zlib.deflateSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(16, 0);
+  ihdr.writeUInt32BE(16, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', bomb), chunk('IEND', Buffer.alloc(0)),
+  ]);
+  const before = process.memoryUsage().arrayBuffers;
+  assert.equal(decodePlainPng(png, any), null);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'the stream was not inflated whole');
+});
