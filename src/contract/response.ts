@@ -27,8 +27,8 @@ export function buildImagesResponse(
   createdSeconds: number,
 ): ImagesResponse {
   const body: ImagesResponse = { created: createdSeconds, data };
-  // DALL·E answers carry only created and data, as OpenAI's do
-  if (!rulesFor(req.model.id).reportsUsage) return body;
+  // DALL·E answers carry only created and data, as OpenAI's do; a variation is DALL·E 2's whatever the model is called
+  if (!rulesFor(req.model.id, req.operation).reportsUsage) return body;
   body.background = result.background;
   body.output_format = result.outputFormat;
   body.size = sizeKey(result.size);

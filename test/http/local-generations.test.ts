@@ -330,6 +330,18 @@ describe('variations on the built-in engine', () => {
     assert.equal(logged[0]!.deployment, 'local');
   });
 
+  test("a variation under a GPT image model's name answers as DALL·E 2 does: created and data only", async () => {
+    const res = await client(warn).images.createVariation({
+      model: 'gpt-image-1',
+      image: await toFile(await makePng(256, 256), 'in.png', { type: 'image/png' }),
+      size: '256x256',
+      response_format: 'b64_json',
+    });
+    assert.deepEqual(Object.keys(res).sort(), ['created', 'data']);
+    const img = await decode(Buffer.from(res.data![0]!.b64_json!, 'base64'));
+    assert.deepEqual([img.format, img.width, img.height], ['png', 256, 256]);
+  });
+
   test("DALL·E 2's refusals: a JPEG, a picture that is not square, a prompt, a size it does not have", async () => {
     const refused = async (image: Buffer, name: string, extra: Record<string, unknown> = {}) => {
       try {
