@@ -93,25 +93,8 @@ export const IMG2IMG_ONLY = [
 
 /** The txt2img body of one generation call. */
 export function txt2imgBody(call: ProviderCall, params: Record<string, unknown>): Record<string, unknown> {
-  const { width, height } = targetSize(call);
-  const body: Record<string, unknown> = { ...params };
+  const body = callBody(call, params, {});
   for (const k of IMG2IMG_ONLY) delete body[k];
-  const overrides = params.override_settings && typeof params.override_settings === 'object' && !Array.isArray(params.override_settings)
-    ? { ...(params.override_settings as Record<string, unknown>) }
-    : {};
-  if (!isDefaultModel(call.model)) overrides.sd_model_checkpoint = call.model;
-  Object.assign(body, {
-    prompt: call.request.prompt,
-    width,
-    height,
-    batch_size: call.n,
-    n_iter: 1,
-    seed: call.seed,
-    send_images: true,
-    save_images: false,
-  });
-  if (Object.keys(overrides).length > 0) body.override_settings = overrides;
-  else delete body.override_settings;
   return body;
 }
 
@@ -135,14 +118,30 @@ export const isDefaultModel = (model: string): boolean => model === '' || model 
 
 /** The img2img body of one call; images arrive as raw base64 (no data: prefix). */
 export function img2imgBody(call: ProviderCall, params: Record<string, unknown>, image: Buffer, mask: Buffer | null): Record<string, unknown> {
+  const body = callBody(call, params, { init_images: [image.toString('base64')], include_init_images: false });
+  if (mask) {
+    body.mask = mask.toString('base64');
+    body.inpainting_mask_invert = 0;
+  } else {
+    delete body.mask;
+    delete body.inpainting_mask_invert;
+  }
+  return body;
+}
+
+/**
+ * What txt2img and img2img bodies share: the operator's `params`, then the
+ * call's own fields over them (`own`, the prompt, size, batch, seed), and the
+ * checkpoint in `override_settings` beside the operator's overrides.
+ */
+function callBody(call: ProviderCall, params: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
   const { width, height } = targetSize(call);
   const body: Record<string, unknown> = { ...params };
   const overrides = params.override_settings && typeof params.override_settings === 'object' && !Array.isArray(params.override_settings)
     ? { ...(params.override_settings as Record<string, unknown>) }
     : {};
   if (!isDefaultModel(call.model)) overrides.sd_model_checkpoint = call.model;
-  Object.assign(body, {
-    init_images: [image.toString('base64')],
+  Object.assign(body, own, {
     prompt: call.request.prompt,
     width,
     height,
@@ -151,15 +150,7 @@ export function img2imgBody(call: ProviderCall, params: Record<string, unknown>,
     seed: call.seed,
     send_images: true,
     save_images: false,
-    include_init_images: false,
   });
-  if (mask) {
-    body.mask = mask.toString('base64');
-    body.inpainting_mask_invert = 0;
-  } else {
-    delete body.mask;
-    delete body.inpainting_mask_invert;
-  }
   if (Object.keys(overrides).length > 0) body.override_settings = overrides;
   else delete body.override_settings;
   return body;
