@@ -22,6 +22,9 @@ import { composeAt, merge } from './ops/merge.js';
 import { drawGradient, drawPattern, fillCanvas, spreadColor } from './ops/draw.js';
 import { luma, type Rgb } from './colors.js';
 
+/** A text block lower than this (in pixels) cannot be read: the engine says so rather than drawing a speck. */
+const MIN_LEGIBLE_TEXT_PX = 8;
+
 /**
  * Strength multiplier of variant i: 1 for variant 0 (the nominal edit), then
  * alternately stronger and weaker by powers of 1.5: 1.5, 0.67, 2.25, 0.44, …
@@ -336,7 +339,12 @@ export async function applyOps(
           scale: Math.sqrt(f) * (ctx.drawing ? 1.5 : 1),
           jitter: textJitter(ctx.variant),
         };
-        state = await inRegion(state, (m) => addText(m, op.text, op.position, style, area ?? undefined));
+        const laidOut: { height: number | null } = { height: null };
+        state = await inRegion(state, (m) => addText(m, op.text, op.position, style, area ?? undefined, (b) => (laidOut.height = b?.height ?? null)));
+        if (laidOut.height === null || laidOut.height < MIN_LEGIBLE_TEXT_PX) {
+          const shown = op.text.length > 40 ? `${op.text.slice(0, 40)}...` : op.text;
+          warnings.push(`the text '${shown}' (${op.text.length} characters) does not fit legibly; it was drawn ${laidOut.height === null ? 'not at all' : `${laidOut.height} px high`}`);
+        }
         break;
       }
       case 'remove-background':

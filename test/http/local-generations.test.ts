@@ -201,6 +201,16 @@ describe('generations the engine cannot draw', () => {
     assert.deepEqual(px(await decode(b64(part.data.data![0]!.b64_json)), 10, 10).slice(0, 3), [0, 0, 255]);
   });
 
+  test('text too long to read at the size asked: drawn as small as it fits, and the warning says how small', async () => {
+    const words = 'W'.repeat(3000);
+    const { response } = await client(warn).images.generate({ model: 'gpt-image-1', prompt: `a poster that says '${words}'`, size: '1024x1024' }).withResponse();
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('x-imagegate-warning')!, /the text 'W{40}\.\.\.' \(3000 characters\) does not fit legibly; it was drawn (\d px high|not at all)/);
+    // a caption that fits says nothing
+    const fits = await client(warn).images.generate({ model: 'gpt-image-1', prompt: "a poster that says 'Grand Opening'", size: '1024x1024' }).withResponse();
+    assert.equal(fits.response.headers.get('x-imagegate-warning'), null);
+  });
+
   test("'reject': a 400 unsupported_instruction naming prompt and listing what it can draw; what it can draw is answered", async () => {
     await assert.rejects(client(reject).images.generate({ model: 'gpt-image-1', prompt: 'a cat astronaut' }), (e: unknown) => {
       assert.ok(e instanceof APIError, String(e));

@@ -202,6 +202,8 @@ export async function addText(
   position: TextPosition,
   style: Partial<TextStyle> = {},
   area: Rect = { x: 0, y: 0, width: img.width, height: img.height },
+  /** told the size of the text block as drawn (null: nothing to draw), e.g. to warn when it came out too small to read */
+  onLaidOut?: (block: { width: number; height: number } | null) => void,
 ): Promise<RgbaImage> {
   const { color, size, weight, outline } = { ...DEFAULT_TEXT_STYLE, ...style };
   const scale = style.scale ?? 1;
@@ -216,6 +218,7 @@ export async function addText(
   const boxH = Math.max(8, Math.round(area.height * heightShare));
   const align = position.endsWith('left') ? 'left' : position.endsWith('right') ? 'right' : 'centre';
   const rendered = await renderTextCoverage(text, boxW, boxH, align, weight);
+  onLaidOut?.(rendered ? { width: rendered.width, height: rendered.height } : null);
   const out: RgbaImage = { width: img.width, height: img.height, data: new Uint8ClampedArray(img.data) };
   if (!rendered) return out;
   const r = outline ? Math.max(1, Math.round(Math.min(rendered.height, boxH) * 0.05 * outline.width)) : 0;
