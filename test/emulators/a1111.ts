@@ -383,35 +383,10 @@ export class A1111Emulator extends EmulatorBase {
   }
 
   private async img2img(req: Recorded, res: http.ServerResponse): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(req.body.toString('utf8'));
-    } catch (e) {
-      return sendJson(res, 422, { detail: [{ loc: ['body', 0], msg: (e as Error).message, type: 'value_error.jsondecode' }] });
-    }
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return sendJson(res, 422, { detail: [{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }] });
-    const body: Record<string, unknown> = {};
-    const ignored: string[] = [];
-    const details: Detail[] = [];
-    for (const [k, v] of Object.entries(raw)) {
-      const type = FIELDS[k];
-      if (!type) {
-        ignored.push(k);
-        continue;
-      }
-      const c = coerce(type, v);
-      if (c.ok) body[k] = c.value;
-      else details.push({ loc: ['body', k], msg: c.msg, type: c.type });
-    }
-    if (details.length > 0) return sendJson(res, 422, { detail: details });
-
-    const overrides = (body.override_settings ?? {}) as Record<string, unknown>;
-    let checkpoint = this.loaded;
-    if (typeof overrides.sd_model_checkpoint === 'string') {
-      const found = this.findCheckpoint(overrides.sd_model_checkpoint);
-      if (found) checkpoint = found;
-      else if (this.options.unknownCheckpoint === '404') throw new ApiError(404, 'Model not found');
-    }
+    const parsed = this.parseBody(req, res, FIELDS);
+    if (!parsed) return;
+    const { body, ignored } = parsed;
+    const checkpoint = this.checkpointOf(body);
     const init = body.init_images as unknown[] | null | undefined;
     if (init === null || init === undefined) throw new ApiError(404, 'Init image not found');
     const maskBytes = body.mask ? await this.decodeImage(body.mask) : null;

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { conformImage } from '../../src/images/convert.js';
 import { startA1111Emulator, type A1111Emulator } from '../emulators/a1111.js';
 import { seedColour } from '../emulators/pixels.js';
-import { client, gateway, lastEntry, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, type TestApp } from './helpers.js';
 
 const AUTH = 'gate:gen-pass-0123456789';
 const CKPT = 'sdxl/juggernautXL_v9.safetensors [c9e3e68f89]';
@@ -58,14 +58,7 @@ async function centre(bytes: Buffer): Promise<number[]> {
   return [...data.subarray(i, i + 3)];
 }
 
-async function post(body: Record<string, unknown>): Promise<{ status: number; error: { code: string; param: string | null; message: string; type: string } }> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, error: ((await res.json()) as { error: { code: string; param: string | null; message: string; type: string } }).error };
-}
+const post = (body: Record<string, unknown>) => postJsonError(t, 'generations', body);
 
 describe('a1111 generations', () => {
   test('txt2img: the request\'s fields, the checkpoint, params less img2img\'s own; n=2 one batch; each picture the one its seed paints', async () => {

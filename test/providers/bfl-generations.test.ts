@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import { conformImage, type OutputWanted } from '../../src/images/convert.js';
 import { startBflEmulator, type BflEmulator } from '../emulators/bfl.js';
-import { client, gateway, lastEntry, pictures, type Pictures, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, pictures, type Pictures, type TestApp } from './helpers.js';
 
 const KEY = 'bfl-test-generations-0123456789abcdef';
 
@@ -53,14 +53,9 @@ const facts = async (bytes: Buffer) => {
   return [m.format, m.width, m.height];
 };
 
-async function post(path: string, body: unknown): Promise<[number, string, string | null, string]> {
-  const res = await fetch(`${t.url}/v1/images/${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const err = ((await res.json()) as { error: { code: string; param: string | null; message: string } }).error;
-  return [res.status, err.code, err.param, err.message];
+async function post(path: 'generations' | 'edits', body: unknown): Promise<[number, string, string | null, string]> {
+  const { status, error } = await postJsonError(t, path, body);
+  return [status, error.code, error.param, error.message];
 }
 
 describe('bfl generations: Kontext', () => {

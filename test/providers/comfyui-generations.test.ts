@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../src/config/index.js';
 import { startComfyUiEmulator, type ComfyUiEmulator } from '../emulators/comfyui.js';
 import { seedColour } from '../emulators/pixels.js';
-import { client, gateway, lastEntry, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, type TestApp } from './helpers.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples/comfyui');
 const TXT2IMG = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'txt2img.json'), 'utf8')) as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
@@ -67,14 +67,7 @@ async function centre(bytes: Buffer): Promise<number[]> {
   return [...data.subarray(i, i + 3)];
 }
 
-async function post(body: Record<string, unknown>): Promise<{ status: number; error: { code: string; param: string | null; message: string; type: string } }> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, error: ((await res.json()) as { error: { code: string; param: string | null; message: string; type: string } }).error };
-}
+const post = (body: Record<string, unknown>) => postJsonError(t, 'generations', body);
 
 describe('comfyui generations', () => {
   test('the text-to-image workflow, filled: nothing uploaded; n=2 one batch; each picture the one its seed paints, at the size asked', async () => {

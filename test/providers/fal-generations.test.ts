@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { conformImage } from '../../src/images/convert.js';
 import { startFalEmulator, type FalEmulator } from '../emulators/fal.js';
-import { client, gateway, lastEntry, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, type TestApp } from './helpers.js';
 
 const KEY = 'fal-key-id-gen:fal-secret-generations-SECRET';
 
@@ -43,14 +43,7 @@ after(async () => {
 const submits = () => fal.requests.filter((r) => r.method === 'POST');
 const b64 = (s: string | undefined) => Buffer.from(s!, 'base64');
 
-async function post(body: Record<string, unknown>): Promise<{ status: number; error: { code: string; param: string | null; message: string; type: string } }> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, error: ((await res.json()) as { error: { code: string; param: string | null; message: string; type: string } }).error };
-}
+const post = (body: Record<string, unknown>) => postJsonError(t, 'generations', body);
 
 describe('fal generations', () => {
   test('FLUX.1 [dev]: an exact image_size, num_images n, Key auth; status and result on owner/alias; the exact bytes back', async () => {

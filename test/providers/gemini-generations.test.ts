@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { conformImage, type OutputWanted } from '../../src/images/convert.js';
 import { googleError, startGeminiEmulator, type GeminiEmulator } from '../emulators/gemini.js';
-import { client, gateway, lastEntry, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, type TestApp } from './helpers.js';
 
 const KEY = 'AIzaSy-test-gemini-generations-0123456789';
 
@@ -44,13 +44,8 @@ const want = (over: Partial<OutputWanted>): OutputWanted => ({ format: 'png', co
 
 /** a generation posted as plain JSON: status and error, for what the SDK's types would not let through */
 async function post(body: unknown): Promise<[number, string, string | null, string]> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const err = ((await res.json()) as { error: { code: string; param: string | null; message: string } }).error;
-  return [res.status, err.code, err.param, err.message];
+  const { status, error } = await postJsonError(t, 'generations', body);
+  return [status, error.code, error.param, error.message];
 }
 
 describe('gemini generations', () => {

@@ -120,6 +120,20 @@ export async function postEdit(
   return { status: res.status, body: await res.json(), headers: res.headers, ms: Date.now() - started };
 }
 
+/** The error answer to a JSON body posted to /v1/images/<path> with the master key: its status and OpenAI's error object. */
+export async function postJsonError(
+  t: TestApp,
+  path: 'generations' | 'edits' | 'variations',
+  body: unknown,
+): Promise<{ status: number; error: { code: string; param: string | null; message: string; type: string } }> {
+  const res = await fetch(`${t.url}/v1/images/${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, error: ((await res.json()) as { error: { code: string; param: string | null; message: string; type: string } }).error };
+}
+
 /** No secret in any of the texts (answers, request-log entries, log lines). */
 export function assertNoSecrets(texts: string[], secrets: string[]): void {
   for (const text of texts) {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { conformImage } from '../../src/images/convert.js';
 import { startReplicateEmulator, type ReplicateEmulator } from '../emulators/replicate.js';
-import { client, gateway, lastEntry, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, type TestApp } from './helpers.js';
 
 const KEY = 'r8_test_generations_0123456789SECRET';
 const SCHNELL = 'black-forest-labs/flux-schnell';
@@ -47,14 +47,7 @@ after(async () => {
 const creates = () => rep.requests.filter((r) => r.method === 'POST' && /\/predictions$/.test(r.path));
 const b64 = (s: string | undefined) => Buffer.from(s!, 'base64');
 
-async function post(body: Record<string, unknown>): Promise<{ status: number; error: { code: string; param: string | null; message: string; type: string } }> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, error: ((await res.json()) as { error: { code: string; param: string | null; message: string; type: string } }).error };
-}
+const post = (body: Record<string, unknown>) => postJsonError(t, 'generations', body);
 
 describe('replicate generations', () => {
   test('FLUX.1 [schnell]: one prediction on the model\'s endpoint with its text-to-image input; n=2 as num_outputs; 3:2 resized to 1536x1024', async () => {

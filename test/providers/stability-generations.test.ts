@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import { conformImage, type OutputWanted } from '../../src/images/convert.js';
 import { stabilityError, startStabilityEmulator, type StabilityEmulator } from '../emulators/stability.js';
-import { client, gateway, lastEntry, pictures, type Pictures, type TestApp } from './helpers.js';
+import { client, gateway, lastEntry, postJsonError, pictures, type Pictures, type TestApp } from './helpers.js';
 
 const KEY = 'sk-stability-generations-0123456789SECRET';
 
@@ -57,13 +57,8 @@ const facts = async (bytes: Buffer) => {
 };
 
 async function post(body: unknown): Promise<[number, string, string | null, string]> {
-  const res = await fetch(`${t.url}/v1/images/generations`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${t.masterKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const err = ((await res.json()) as { error: { code: string; param: string | null; message: string } }).error;
-  return [res.status, err.code, err.param, err.message];
+  const { status, error } = await postJsonError(t, 'generations', body);
+  return [status, error.code, error.param, error.message];
 }
 
 describe('stability generations', () => {
