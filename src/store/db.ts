@@ -5,10 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
+import { bind, driveAsync, type Statement, type Step, type StepResult, type Unit } from './statements.js';
+import { GroupCommit, keptStatements } from './sqlite-commit.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -21,6 +23,14 @@ export interface Db {
   close(): Promise<void>;
   /** one round trip (readiness) */
   ping(): Promise<void>;
+  /**
+   * Runs a unit (statements.ts) as one transaction: its own on PostgreSQL,
+   * sharing a group commit with the units that arrive meanwhile on SQLite.
+   * Resolves once it is committed.
+   */
+  transact<T>(unit: () => Unit<T>): Promise<T>;
+  /** one statement on its own (a read of committed data) */
+  query<R = Record<string, unknown>>(statement: Statement<unknown>, values: Record<string, unknown>): Promise<StepResult<R>>;
 }
 
 export interface OpenDatabaseOptions {
@@ -79,33 +89,33 @@ function openSqlite(dataDir: string): Db {
     sqlite.close();
     throw err;
   }
-  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
-  return { dialect: 'sqlite', kysely, schema: null, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
-}
-
-/**
- * The database as Kysely sees it, with prepared statements kept by their SQL:
- * Kysely prepares every query anew, and SQLite compiling the request log's
- * INSERT again on every request cost more than running it. Kysely runs one
- * query at a time on its one SQLite connection, so a kept statement is never
- * in use twice; SQLite re-prepares one by itself after a schema change.
- */
-function keepingStatements(db: Database.Database, max = 200): SqliteDatabase {
-  const kept = new Map<string, Database.Statement>();
+  const statements = keptStatements(sqlite);
+  const kysely = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: { prepare: (q) => statements.prepare(q), close: () => sqlite.close() } }) });
+  const commits = new GroupCommit(sqlite, statements, kysely);
+  // reads of committed data on a connection of their own: never inside a
+  // transaction Kysely has open between two awaits on the writer's
+  let reader: Database.Database | null = null;
+  let readerStatements: ReturnType<typeof keptStatements> | null = null;
+  const readerOf = () => {
+    if (!readerStatements) {
+      reader = new Database(file, { readonly: true, fileMustExist: true });
+      reader.pragma('busy_timeout = 5000');
+      readerStatements = keptStatements(reader);
+    }
+    return readerStatements;
+  };
   return {
-    prepare(query: string) {
-      let stmt = kept.get(query);
-      if (stmt) {
-        // most recently used last, so the oldest goes first when full
-        kept.delete(query);
-      } else {
-        stmt = db.prepare(query);
-        if (kept.size >= max) kept.delete(kept.keys().next().value!);
-      }
-      kept.set(query, stmt);
-      return stmt;
-    },
-    close: () => db.close(),
+    dialect: 'sqlite',
+    kysely,
+    schema: null,
+    close: once(async () => {
+      await commits.drain();
+      reader?.close();
+      await kysely.destroy();
+    }),
+    ping: () => pingOf(kysely),
+    transact: (unit) => commits.run(unit),
+    query: async <R>(statement: Statement<unknown>, values: Record<string, unknown>) => readerOf().exec({ statement, values }) as StepResult<R>,
   };
 }
 
@@ -185,7 +195,19 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     client.on('error', () => {});
   });
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  const db: Db = { dialect: 'postgres', kysely, schema: target.schema, close: once(() => kysely.destroy()), ping: () => pingOf(kysely) };
+  const exec = async (q: { executeQuery: Kysely<DatabaseSchema>['executeQuery'] }, step: Step): Promise<StepResult> => {
+    const r = await q.executeQuery<Record<string, unknown>>(CompiledQuery.raw(step.statement.sql, bind(step.statement, step.values)));
+    return { rows: r.rows, changes: Number(r.numAffectedRows ?? r.rows.length) };
+  };
+  const db: Db = {
+    dialect: 'postgres',
+    kysely,
+    schema: target.schema,
+    close: once(() => kysely.destroy()),
+    ping: () => pingOf(kysely),
+    transact: (unit) => kysely.transaction().execute((trx) => driveAsync(unit(), (step) => exec(trx, step))),
+    query: async <R>(statement: Statement<unknown>, values: Record<string, unknown>) => (await exec(kysely, { statement, values })) as StepResult<R>,
+  };
   if (target.schema !== null) {
     try {
       await sql`create schema if not exists ${sql.id(target.schema)}`.execute(kysely);

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { systemClock, type Clock } from '../clock.js';
 import type { Db } from './db.js';
+import { compileStatement, run } from './statements.js';
 import { randomBase62 } from './random.js';
 import type { ApiKeysTable } from './schema.js';
 import { appendGrant } from './ledger.js';
@@ -34,10 +35,26 @@ export function looksLikeApiKey(value: string): boolean {
 }
 
 export class SqlKeyStore implements KeyStore {
+  /** what every request runs: the key by its hash, and now and then its last use */
+  private readonly S;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    const k = db.kysely;
+    this.S = {
+      byHash: compileStatement((p: { hash: string }) => k.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash)),
+      // the condition is repeated in SQL so that concurrent requests (or nodes) write once
+      used: compileStatement((p: { id: string; now: number; before: number }) =>
+        k
+          .updateTable('api_keys')
+          .set({ last_used_at: p.now })
+          .where('id', '=', p.id)
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', p.before)])),
+      ),
+    };
+  }
 
   async create(input: NewKey): Promise<CreatedApiKey> {
     const key = generateApiKey();
@@ -111,11 +128,7 @@ export class SqlKeyStore implements KeyStore {
     // malformed input never reaches the database
     if (!looksLikeApiKey(presented)) return null;
     const hash = hashApiKey(presented);
-    const row = await this.db.kysely
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('key_hash', '=', hash)
-      .executeTakeFirst();
+    const row = (await this.db.query<Selectable<ApiKeysTable>>(this.S.byHash, { hash })).rows[0];
     if (row === undefined) return null;
     // Defence in depth: the decision itself is a constant-time comparison, not the
     // database's string equality.
@@ -126,15 +139,10 @@ export class SqlKeyStore implements KeyStore {
 
     const now = this.clock.now();
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
-      // the condition is repeated in SQL so that concurrent requests (or nodes) write once
-      await this.db.kysely
-        .updateTable('api_keys')
-        .set({ last_used_at: now })
-        .where('id', '=', row.id)
-        .where((eb) =>
-          eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - LAST_USED_RESOLUTION_MS)]),
-        )
-        .execute();
+      const used = this.S.used;
+      await this.db.transact(function* () {
+        yield* run(used, { id: row.id, now, before: now - LAST_USED_RESOLUTION_MS });
+      });
       row.last_used_at = now;
     }
     return toInfo(row);

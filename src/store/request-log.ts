@@ -1,6 +1,7 @@
 /** The request log: one row per API request, newest first when listed. */
 import { sql, type Selectable } from 'kysely';
 import type { Db } from './db.js';
+import { compileStatement, run, type Statement } from './statements.js';
 import type { RequestLogTable } from './schema.js';
 import { requestStats, spendSince, type RequestStats, type StatsWindow } from './request-stats.js';
 import type { HostedOutput, RequestLog, RequestLogEntry, RequestLogQuery, UsageRow } from './types.js';
@@ -8,12 +9,28 @@ import type { HostedOutput, RequestLog, RequestLogEntry, RequestLogQuery, UsageR
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 5000;
 
+type Row = Selectable<RequestLogTable>;
+
 export class SqlRequestLog implements RequestLog {
+  /** compiled on the first insert, with the columns toRow gives */
+  private insertRow: Statement<Row> | null = null;
+
   constructor(private readonly db: Db) {}
 
   async insert(entry: RequestLogEntry): Promise<void> {
+    const row = toRow(entry);
+    const k = this.db.kysely;
+    const columns = Object.keys(row) as (keyof Row)[];
     // a replay from the outbox of an entry already written changes nothing
-    await this.db.kysely.insertInto('request_log').values(toRow(entry)).onConflict((oc) => oc.column('id').doNothing()).execute();
+    const insertRow = (this.insertRow ??= compileStatement((p: Row) =>
+      k
+        .insertInto('request_log')
+        .values(Object.fromEntries(columns.map((c) => [c, p[c]])) as Row)
+        .onConflict((oc) => oc.column('id').doNothing()),
+    ));
+    await this.db.transact(function* () {
+      yield* run(insertRow, row);
+    });
   }
 
   async get(id: string): Promise<RequestLogEntry | null> {

@@ -1,0 +1,186 @@
+/**
+ * SQLite's side of statements.ts: prepared statements kept by their SQL, and
+ * a group commit.
+ *
+ * Every unit that arrives while the event loop goes round once joins one
+ * transaction (BEGIN IMMEDIATE … COMMIT), each in a savepoint of its own:
+ * a unit that throws undoes its own writes and rejects alone; the others
+ * resolve once the commit is done. A commit (a WAL append) costs more than
+ * the statements of a request, so sixteen requests in flight pay for a few
+ * commits instead of forty-eight. If the transaction itself is lost (the
+ * disk full, the file locked by another process past busy_timeout), every
+ * unit of the batch rejects: none of their writes happened.
+ *
+ * Kysely uses the same connection for everything else, and may hold a
+ * transaction open across awaits: a batch waits for Kysely's connection
+ * before it begins, so it never runs inside someone else's transaction.
+ */
+import type Database from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { bind, driveSync, type Step, type StepResult, type Unit } from './statements.js';
+
+export interface KeptStatements {
+  prepare(sql: string): Database.Statement;
+  /** runs one statement synchronously */
+  exec(step: Step): StepResult;
+}
+
+/**
+ * Prepared statements kept by their SQL (the `max` most recently used):
+ * Kysely prepares every query anew, and SQLite compiling the request log's
+ * INSERT again on every request cost more than running it. One connection
+ * runs one statement at a time, so a kept statement is never in use twice;
+ * SQLite re-prepares one by itself after a schema change.
+ */
+export function keptStatements(db: Database.Database, max = 200): KeptStatements {
+  const kept = new Map<string, Database.Statement>();
+  const prepare = (query: string): Database.Statement => {
+    let stmt = kept.get(query);
+    if (stmt) {
+      // most recently used last, so the oldest goes first when full
+      kept.delete(query);
+    } else {
+      stmt = db.prepare(query);
+      if (kept.size >= max) kept.delete(kept.keys().next().value!);
+    }
+    kept.set(query, stmt);
+    return stmt;
+  };
+  return {
+    prepare,
+    exec(step) {
+      const stmt = prepare(step.statement.sql);
+      const params = bind(step.statement, step.values);
+      if (stmt.reader) {
+        const rows = stmt.all(params) as Record<string, unknown>[];
+        return { rows, changes: rows.length };
+      }
+      return { rows: [], changes: stmt.run(params).changes };
+    },
+  };
+}
+
+interface Pending {
+  make: () => Unit<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  /** transactions committed, and the units they carried */
+  readonly counts = { commits: 0, units: 0 };
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly statements: KeptStatements,
+    private readonly kysely: Kysely<never> | Kysely<any>,
+  ) {}
+
+  run<T>(make: () => Unit<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ make, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // after the I/O callbacks of this turn of the loop: the other requests' units join
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** resolves once every unit queued so far has been committed or rejected */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled) {
+      await new Promise((r) => setImmediate(r));
+      await this.flushing;
+    }
+    await this.flushing;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    this.flushing = this.kysely
+      .connection()
+      .execute(async () => {
+        const batch = this.queue;
+        this.queue = [];
+        this.commit(batch);
+      })
+      .catch((err: unknown) => {
+        // Kysely could not lend its connection (destroyed): nothing ran
+        const batch = this.queue;
+        this.queue = [];
+        for (const p of batch) p.reject(err);
+      });
+  }
+
+  private step(sql: string): void {
+    this.statements.prepare(sql).run();
+  }
+
+  private commit(batch: Pending[]): void {
+    if (batch.length === 0) return;
+    try {
+      this.step('BEGIN IMMEDIATE');
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    // one unit needs no savepoint: its failure rolls the transaction back
+    const alone = batch.length === 1;
+    const outcomes: Outcome[] = [];
+    let lost: unknown = null;
+    try {
+      for (const p of batch) {
+        if (!alone) this.step('SAVEPOINT unit');
+        try {
+          outcomes.push({ ok: true, value: driveSync(p.make(), (s) => this.statements.exec(s)) });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+          // some failures (SQLITE_FULL, IOERR, BUSY) end the whole transaction
+          if (!this.db.inTransaction) {
+            lost = error;
+            break;
+          }
+          if (!alone) this.step('ROLLBACK TO unit');
+        }
+        if (!alone) this.step('RELEASE unit');
+      }
+    } catch (err) {
+      // a savepoint statement failed: the batch cannot be trusted
+      lost = err;
+    }
+    if (lost === null) {
+      try {
+        this.step(alone && !outcomes[0].ok ? 'ROLLBACK' : 'COMMIT');
+      } catch (err) {
+        lost = err;
+      }
+    }
+    if (lost !== null) {
+      if (this.db.inTransaction) {
+        try {
+          this.step('ROLLBACK');
+        } catch {
+          // the connection is unusable; the next BEGIN says so
+        }
+      }
+      batch.forEach((p, i) => {
+        const o = outcomes[i];
+        p.reject(o && !o.ok ? o.error : lost);
+      });
+      return;
+    }
+    this.counts.commits++;
+    this.counts.units += batch.length;
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (o.ok) p.resolve(o.value);
+      else p.reject(o.error);
+    });
+  }
+}
