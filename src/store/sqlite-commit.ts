@@ -3,13 +3,16 @@
  * a group commit.
  *
  * Every unit that arrives while the event loop goes round once joins one
- * transaction (BEGIN IMMEDIATE … COMMIT), each in a savepoint of its own:
- * a unit that throws undoes its own writes and rejects alone; the others
- * resolve once the commit is done. A commit (a WAL append) costs more than
- * the statements of a request, so sixteen requests in flight pay for a few
- * commits instead of forty-eight. If the transaction itself is lost (the
- * disk full, the file locked by another process past busy_timeout), every
- * unit of the batch rejects: none of their writes happened.
+ * transaction (BEGIN IMMEDIATE … COMMIT), and each resolves once the commit
+ * is done. A commit (a WAL append) costs more than the statements of a
+ * request, so sixteen requests in flight pay for a few commits instead of
+ * forty-eight. Units are written to fail rarely (a refused hold is a
+ * result, not an error): when one throws, or the transaction itself is
+ * lost (the disk full, the file locked by another process past
+ * busy_timeout), the whole batch is rolled back and each unit runs again in
+ * a transaction of its own, so that a failure takes only its own unit.
+ * Units are generators made anew by their `make` function, with no effect
+ * but their statements, so running one again is safe.
  *
  * Kysely uses the same connection for everything else, and may hold a
  * transaction open across awaits: a batch waits for Kysely's connection
@@ -65,8 +68,6 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class GroupCommit {
   private queue: Pending[] = [];
@@ -124,44 +125,39 @@ export class GroupCommit {
 
   private commit(batch: Pending[]): void {
     if (batch.length === 0) return;
-    try {
-      this.step('BEGIN IMMEDIATE');
-    } catch (err) {
-      for (const p of batch) p.reject(err);
+    const together = this.attempt(batch);
+    if (together.ok) {
+      batch.forEach((p, i) => p.resolve(together.values[i]));
       return;
     }
-    // one unit needs no savepoint: its failure rolls the transaction back
-    const alone = batch.length === 1;
-    const outcomes: Outcome[] = [];
-    let lost: unknown = null;
+    if (batch.length === 1) {
+      batch[0].reject(together.error);
+      return;
+    }
+    // a unit failed (or the transaction was lost): nothing of the batch was kept; each
+    // unit runs again on its own, so that a failure takes only itself
+    for (const p of batch) {
+      const alone = this.attempt([p]);
+      if (alone.ok) p.resolve(alone.values[0]);
+      else p.reject(alone.error);
+    }
+  }
+
+  /** the units in one transaction: all committed, or none */
+  private attempt(units: Pending[]): { ok: true; values: unknown[] } | { ok: false; error: unknown } {
     try {
-      for (const p of batch) {
-        if (!alone) this.step('SAVEPOINT unit');
-        try {
-          outcomes.push({ ok: true, value: driveSync(p.make(), (s) => this.statements.exec(s)) });
-        } catch (error) {
-          outcomes.push({ ok: false, error });
-          // some failures (SQLITE_FULL, IOERR, BUSY) end the whole transaction
-          if (!this.db.inTransaction) {
-            lost = error;
-            break;
-          }
-          if (!alone) this.step('ROLLBACK TO unit');
-        }
-        if (!alone) this.step('RELEASE unit');
-      }
-    } catch (err) {
-      // a savepoint statement failed: the batch cannot be trusted
-      lost = err;
+      this.step('BEGIN IMMEDIATE');
+    } catch (error) {
+      return { ok: false, error };
     }
-    if (lost === null) {
-      try {
-        this.step(alone && !outcomes[0].ok ? 'ROLLBACK' : 'COMMIT');
-      } catch (err) {
-        lost = err;
-      }
-    }
-    if (lost !== null) {
+    try {
+      const values = units.map((p) => driveSync(p.make(), (s) => this.statements.exec(s)));
+      this.step('COMMIT');
+      this.counts.commits++;
+      this.counts.units += units.length;
+      return { ok: true, values };
+    } catch (error) {
+      // some failures (SQLITE_FULL, IOERR, BUSY) have ended the transaction already
       if (this.db.inTransaction) {
         try {
           this.step('ROLLBACK');
@@ -169,18 +165,7 @@ export class GroupCommit {
           // the connection is unusable; the next BEGIN says so
         }
       }
-      batch.forEach((p, i) => {
-        const o = outcomes[i];
-        p.reject(o && !o.ok ? o.error : lost);
-      });
-      return;
+      return { ok: false, error };
     }
-    this.counts.commits++;
-    this.counts.units += batch.length;
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o.ok) p.resolve(o.value);
-      else p.reject(o.error);
-    });
   }
 }

@@ -13,9 +13,9 @@
  * and gets each one's rows back, so its logic is written once: on
  * PostgreSQL it runs as a transaction of its own, one round trip per
  * statement; on SQLite it runs synchronously, and the units that arrive
- * while one commit is prepared share that commit (a group commit), each in
- * a savepoint of its own so that one unit's failure undoes only its own
- * writes.
+ * while one commit is prepared share that commit (a group commit, see
+ * sqlite-commit.ts). A unit has no effect but its statements: it may be
+ * run again from the start.
  */
 import type { Compilable } from 'kysely';
 
