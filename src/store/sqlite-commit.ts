@@ -8,9 +8,12 @@
  * request, so sixteen requests in flight pay for a few commits instead of
  * forty-eight. Units are written to fail rarely (a refused hold is a
  * result, not an error): when one throws, or the transaction itself is
- * lost (the disk full, the file locked by another process past
- * busy_timeout), the whole batch is rolled back and each unit runs again in
- * a transaction of its own, so that a failure takes only its own unit.
+ * lost (the disk full), the whole batch is rolled back and each unit runs
+ * again in a transaction of its own, so that a failure takes only its own
+ * unit. When the database would not let the batch write at all (another
+ * process held its lock past busy_timeout), every unit of the batch fails
+ * at once with that error: trying each again would block the event loop
+ * for busy_timeout once per unit.
  * Units are generators made anew by their `make` function, with no effect
  * but their statements, so running one again is safe.
  *
@@ -130,8 +133,10 @@ export class GroupCommit {
       batch.forEach((p, i) => p.resolve(together.values[i]));
       return;
     }
-    if (batch.length === 1) {
-      batch[0].reject(together.error);
+    if (batch.length === 1 || together.atBegin || lockedOut(together.error)) {
+      // the database would not let this batch write (another process holds its lock past
+      // busy_timeout): running each unit again would wait that long once per unit
+      for (const p of batch) p.reject(together.error);
       return;
     }
     // a unit failed (or the transaction was lost): nothing of the batch was kept; each
@@ -144,11 +149,11 @@ export class GroupCommit {
   }
 
   /** the units in one transaction: all committed, or none */
-  private attempt(units: Pending[]): { ok: true; values: unknown[] } | { ok: false; error: unknown } {
+  private attempt(units: Pending[]): { ok: true; values: unknown[] } | { ok: false; error: unknown; atBegin: boolean } {
     try {
       this.step('BEGIN IMMEDIATE');
     } catch (error) {
-      return { ok: false, error };
+      return { ok: false, error, atBegin: true };
     }
     try {
       const values = units.map((p) => driveSync(p.make(), (s) => this.statements.exec(s)));
@@ -165,7 +170,13 @@ export class GroupCommit {
           // the connection is unusable; the next BEGIN says so
         }
       }
-      return { ok: false, error };
+      return { ok: false, error, atBegin: false };
     }
   }
+}
+
+/** SQLITE_BUSY or SQLITE_LOCKED (and their extended codes): another connection's lock, waited for already */
+function lockedOut(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }

@@ -156,6 +156,40 @@ describe('GroupCommit on SQLite', () => {
     await g.kysely.destroy();
   });
 
+  test('a database locked by another connection fails the batch at once, without trying each unit again', async () => {
+    const g = open(dir, 'busy.db');
+    g.raw.pragma('busy_timeout = 300');
+    const other = new Database(path.join(dir, 'busy.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const started = performance.now();
+      const results = await Promise.allSettled(
+        ['x', 'y', 'z'].map((id) =>
+          g.commits.run(function* () {
+            yield* run(g.S.note, { id, body: 'x' });
+          }),
+        ),
+      );
+      const waited = performance.now() - started;
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.equal((r as PromiseRejectedResult).reason.code, 'SQLITE_BUSY');
+      }
+      // one wait of busy_timeout (300 ms), not one per unit (900 ms or more)
+      assert.ok(waited < 800, `waited ${waited.toFixed(0)} ms`);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.deepEqual(g.notes(), []);
+    // the lock gone, the next batch writes
+    await g.commits.run(function* () {
+      yield* run(g.S.note, { id: 'later', body: 'x' });
+    });
+    assert.deepEqual(g.notes(), ['later']);
+    await g.kysely.destroy();
+  });
+
   test('drain() waits for what is queued', async () => {
     const g = open(dir, 'drain.db');
     const p = g.commits.run(function* () {
