@@ -112,7 +112,12 @@ export class GroupCommit {
       .execute(async () => {
         const batch = this.queue;
         this.queue = [];
-        this.commit(batch);
+        try {
+          this.commit(batch);
+        } catch (err) {
+          // never a unit left waiting (commit settles each one; this is for the unforeseen)
+          for (const p of batch) p.reject(err);
+        }
       })
       .catch((err: unknown) => {
         // Kysely could not lend its connection (destroyed): nothing ran
