@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 import { bind, driveAsync, type Statement, type Step, type StepResult, type Unit } from './statements.js';
+import { databaseUnavailable } from './errors.js';
 import { GroupCommit, keptStatements } from './sqlite-commit.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -195,9 +196,42 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     client.on('error', () => {});
   });
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  const exec = async (q: { executeQuery: Kysely<DatabaseSchema>['executeQuery'] }, step: Step): Promise<StepResult> => {
-    const r = await q.executeQuery<Record<string, unknown>>(CompiledQuery.raw(step.statement.sql, bind(step.statement, step.values)));
-    return { rows: r.rows, changes: Number(r.numAffectedRows ?? r.rows.length) };
+  // the per-request statements as named (server-side prepared) statements: each
+  // connection parses and plans one once, not on every request
+  const names = new Map<string, string>();
+  const nameOf = (text: string): string => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `imagegate_${names.size}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  const exec = async (q: pg.Pool | pg.PoolClient, step: Step): Promise<StepResult> => {
+    const text = step.statement.sql;
+    const r = await q.query<Record<string, unknown>>({ name: nameOf(text), text, values: bind(step.statement, step.values) });
+    return { rows: r.rows, changes: r.rowCount ?? r.rows.length };
+  };
+  const transact = async <T>(unit: () => Unit<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const value = await driveAsync(unit(), (step) => exec(client, step));
+        await client.query('COMMIT');
+        return value;
+      } catch (e) {
+        // a connection that cannot even roll back is not given back to the pool
+        await client.query('ROLLBACK').catch((err: Error) => (broken = err));
+        throw e;
+      }
+    } catch (e) {
+      broken ??= databaseGone(e) ? (e as Error) : undefined;
+      throw e;
+    } finally {
+      client.release(broken);
+    }
   };
   const db: Db = {
     dialect: 'postgres',
@@ -205,8 +239,8 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     schema: target.schema,
     close: once(() => kysely.destroy()),
     ping: () => pingOf(kysely),
-    transact: (unit) => kysely.transaction().execute((trx) => driveAsync(unit(), (step) => exec(trx, step))),
-    query: async <R>(statement: Statement<unknown>, values: Record<string, unknown>) => (await exec(kysely, { statement, values })) as StepResult<R>,
+    transact,
+    query: async <R>(statement: Statement<unknown>, values: Record<string, unknown>) => (await exec(pool, { statement, values })) as StepResult<R>,
   };
   if (target.schema !== null) {
     try {
@@ -233,6 +267,11 @@ async function currentSchema(kysely: Kysely<DatabaseSchema>): Promise<string> {
 
 async function pingOf(kysely: Kysely<DatabaseSchema>): Promise<void> {
   await sql`select 1`.execute(kysely);
+}
+
+/** a failure that says the connection itself is unusable (not a constraint or a bug) */
+function databaseGone(e: unknown): boolean {
+  return databaseUnavailable(e) !== null;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

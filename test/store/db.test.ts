@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { compileStatement, run, type Unit } from '../../src/store/statements.js';
 import pg from 'pg';
 import { openDatabase, parsePostgresUrl } from '../../src/store/db.js';
 import { migrations } from '../../src/store/migrations.js';
@@ -67,6 +68,40 @@ describe('openDatabase on PostgreSQL', () => {
   after(async () => {
     await dropSchema(schema);
     fs.rmSync(unused, { recursive: true, force: true });
+  });
+
+  test('units run as transactions of named statements: prepared once per connection, rolled back on a throw', async () => {
+    const db = await openDatabase({ databaseUrl: withSchema(TEST_PG_URL, `${schema}_units`), dataDir: unused });
+    try {
+      const k = db.kysely as unknown as Kysely<any>;
+      const put = compileStatement((p: { name: string; value: string }) => k.insertInto('settings').values({ name: p.name, value: p.value }));
+      const prepared = compileStatement((p: { text: string }) => k.selectFrom('pg_prepared_statements').select('name').where('statement', '=', p.text));
+      const names = await db.transact(function* () {
+        yield* run(put, { name: 'a', value: '1' });
+        // the same session: the insert above is a server-side prepared statement now
+        return (yield* run<{ text: string }, { name: string }>(prepared, { text: put.sql })).rows.map((r) => r.name);
+      });
+      assert.equal(names.length, 1);
+      assert.match(names[0], /^imagegate_\d+$/);
+      await assert.rejects(
+        db.transact(function* (): Unit<void> {
+          yield* run(put, { name: 'b', value: '2' });
+          throw new Error('changed its mind');
+        }),
+        /changed its mind/,
+      );
+      // the throw rolled 'b' back, and the connection went back to the pool in working order
+      for (let i = 0; i < 12; i++) {
+        await db.transact(function* () {
+          yield* run(put, { name: `c${i}`, value: 'x' });
+        });
+      }
+      const rows = await sql<{ name: string }>`select name from settings order by name`.execute(db.kysely);
+      assert.deepEqual(rows.rows.map((r) => r.name).filter((n) => /^(a|b|c\d+)$/.test(n)), ['a', ...Array.from({ length: 12 }, (_, i) => `c${i}`)].sort());
+    } finally {
+      await db.close();
+      await dropSchema(`${schema}_units`);
+    }
   });
 
   test('?schema= creates the schema and keeps every table in it', async () => {
