@@ -197,9 +197,14 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
   });
   const kysely = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   // the per-request statements as named (server-side prepared) statements: each
-  // connection parses and plans one once, not on every request
+  // connection parses and plans one once, not on every request. A pooler that
+  // hands each transaction another server connection (PgBouncer in transaction
+  // mode before 1.21) loses them: on the first "prepared statement does not
+  // exist" the node stops naming statements and runs the unit again.
   const names = new Map<string, string>();
-  const nameOf = (text: string): string => {
+  let naming = true;
+  const nameOf = (text: string): string | undefined => {
+    if (!naming) return undefined;
     let name = names.get(text);
     if (name === undefined) {
       name = `imagegate_${names.size}`;
@@ -207,12 +212,31 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     }
     return name;
   };
+  const unprepared = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === '26000' && naming;
   const exec = async (q: pg.Pool | pg.PoolClient, step: Step): Promise<StepResult> => {
     const text = step.statement.sql;
     const r = await q.query<Record<string, unknown>>({ name: nameOf(text), text, values: bind(step.statement, step.values) });
     return { rows: r.rows, changes: r.rowCount ?? r.rows.length };
   };
   const transact = async <T>(unit: () => Unit<T>): Promise<T> => {
+    try {
+      return await transactOnce(unit);
+    } catch (e) {
+      if (!unprepared(e)) throw e;
+      naming = false;
+      return transactOnce(unit);
+    }
+  };
+  const query = async <R>(statement: Statement<unknown>, values: Record<string, unknown>): Promise<StepResult<R>> => {
+    try {
+      return (await exec(pool, { statement, values })) as StepResult<R>;
+    } catch (e) {
+      if (!unprepared(e)) throw e;
+      naming = false;
+      return (await exec(pool, { statement, values })) as StepResult<R>;
+    }
+  };
+  const transactOnce = async <T>(unit: () => Unit<T>): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
@@ -240,7 +264,7 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     close: once(() => kysely.destroy()),
     ping: () => pingOf(kysely),
     transact,
-    query: async <R>(statement: Statement<unknown>, values: Record<string, unknown>) => (await exec(pool, { statement, values })) as StepResult<R>,
+    query,
   };
   if (target.schema !== null) {
     try {

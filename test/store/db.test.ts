@@ -104,6 +104,28 @@ describe('openDatabase on PostgreSQL', () => {
     }
   });
 
+  test('statements a pooler lost (26000: prepared statement does not exist): the unit runs again unnamed', async () => {
+    // one connection, whose prepared statements are dropped behind the driver's back, as a
+    // pooler in transaction mode does when it hands the next transaction another server connection
+    const db = await openDatabase({ databaseUrl: withSchema(TEST_PG_URL, `${schema}_lost`), dataDir: unused, poolSize: 1 });
+    try {
+      const k = db.kysely as unknown as Kysely<any>;
+      const put = compileStatement((p: { name: string; value: string }) => k.insertInto('settings').values({ name: p.name, value: p.value }));
+      await db.transact(function* () {
+        yield* run(put, { name: 'first', value: '1' });
+      });
+      await sql`deallocate all`.execute(db.kysely);
+      await db.transact(function* () {
+        yield* run(put, { name: 'second', value: '2' });
+      });
+      const rows = await sql<{ name: string }>`select name from settings where name in ('first', 'second') order by name`.execute(db.kysely);
+      assert.deepEqual(rows.rows.map((r) => r.name), ['first', 'second']);
+    } finally {
+      await db.close();
+      await dropSchema(`${schema}_lost`);
+    }
+  });
+
   test('?schema= creates the schema and keeps every table in it', async () => {
     const url = withSchema(TEST_PG_URL, schema);
     const db = await openDatabase({ databaseUrl: url, dataDir: unused });
