@@ -218,22 +218,14 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     const r = await q.query<Record<string, unknown>>({ name: nameOf(text), text, values: bind(step.statement, step.values) });
     return { rows: r.rows, changes: r.rowCount ?? r.rows.length };
   };
-  const transact = async <T>(unit: () => Unit<T>): Promise<T> => {
+  /** `op` again, unnamed, when a pooler lost the statements it named */
+  const unnamedIfLost = async <T>(op: () => Promise<T>): Promise<T> => {
     try {
-      return await transactOnce(unit);
+      return await op();
     } catch (e) {
       if (!unprepared(e)) throw e;
       naming = false;
-      return transactOnce(unit);
-    }
-  };
-  const query = async <R>(statement: Statement<unknown>, values: Record<string, unknown>): Promise<StepResult<R>> => {
-    try {
-      return (await exec(pool, { statement, values })) as StepResult<R>;
-    } catch (e) {
-      if (!unprepared(e)) throw e;
-      naming = false;
-      return (await exec(pool, { statement, values })) as StepResult<R>;
+      return op();
     }
   };
   const transactOnce = async <T>(unit: () => Unit<T>): Promise<T> => {
@@ -251,7 +243,8 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
         throw e;
       }
     } catch (e) {
-      broken ??= databaseGone(e) ? (e as Error) : undefined;
+      // a connection that is itself unusable (not a constraint or a bug) is not given back either
+      broken ??= databaseUnavailable(e) !== null ? (e as Error) : undefined;
       throw e;
     } finally {
       client.release(broken);
@@ -263,8 +256,8 @@ async function openPostgres(databaseUrl: string, poolSize: number): Promise<Db> 
     schema: target.schema,
     close: once(() => kysely.destroy()),
     ping: () => pingOf(kysely),
-    transact,
-    query,
+    transact: (unit) => unnamedIfLost(() => transactOnce(unit)),
+    query: <R>(statement: Statement<unknown>, values: Record<string, unknown>) => unnamedIfLost(async () => (await exec(pool, { statement, values })) as StepResult<R>),
   };
   if (target.schema !== null) {
     try {
@@ -291,11 +284,6 @@ async function currentSchema(kysely: Kysely<DatabaseSchema>): Promise<string> {
 
 async function pingOf(kysely: Kysely<DatabaseSchema>): Promise<void> {
   await sql`select 1`.execute(kysely);
-}
-
-/** a failure that says the connection itself is unusable (not a constraint or a bug) */
-function databaseGone(e: unknown): boolean {
-  return databaseUnavailable(e) !== null;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

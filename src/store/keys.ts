@@ -139,10 +139,7 @@ export class SqlKeyStore implements KeyStore {
 
     const now = this.clock.now();
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
-      const used = this.S.used;
-      await this.db.transact(function* () {
-        yield* run(used, { id: row.id, now, before: now - LAST_USED_RESOLUTION_MS });
-      });
+      await this.db.transact(() => run(this.S.used, { id: row.id, now, before: now - LAST_USED_RESOLUTION_MS }));
       row.last_used_at = now;
     }
     return toInfo(row);

@@ -19,18 +19,9 @@ export class SqlRequestLog implements RequestLog {
 
   async insert(entry: RequestLogEntry): Promise<void> {
     const row = toRow(entry);
-    const k = this.db.kysely;
-    const columns = Object.keys(row) as (keyof Row)[];
-    // a replay from the outbox of an entry already written changes nothing
-    const insertRow = (this.insertRow ??= compileStatement((p: Row) =>
-      k
-        .insertInto('request_log')
-        .values(Object.fromEntries(columns.map((c) => [c, p[c]])) as Row)
-        .onConflict((oc) => oc.column('id').doNothing()),
-    ));
-    await this.db.transact(function* () {
-      yield* run(insertRow, row);
-    });
+    this.insertRow ??= insertStatement(this.db, Object.keys(row) as (keyof Row)[]);
+    const insertRow = this.insertRow;
+    await this.db.transact(() => run(insertRow, row));
   }
 
   async get(id: string): Promise<RequestLogEntry | null> {
@@ -109,6 +100,16 @@ export class SqlRequestLog implements RequestLog {
       costMicros: Number(r.cost ?? 0),
     }));
   }
+}
+
+/** the INSERT of these columns; a replay from the outbox of an entry already written changes nothing */
+function insertStatement(db: Db, columns: (keyof Row)[]): Statement<Row> {
+  return compileStatement((p: Row) =>
+    db.kysely
+      .insertInto('request_log')
+      .values(Object.fromEntries(columns.map((c) => [c, p[c]])) as Row)
+      .onConflict((oc) => oc.column('id').doNothing()),
+  );
 }
 
 function clampLimit(limit: number | undefined): number {

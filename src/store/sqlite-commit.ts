@@ -82,7 +82,8 @@ export class GroupCommit {
   constructor(
     private readonly db: Database.Database,
     private readonly statements: KeptStatements,
-    private readonly kysely: Kysely<never> | Kysely<any>,
+    /** only its connection lock is used */
+    private readonly kysely: Pick<Kysely<any>, 'connection'>,
   ) {}
 
   run<T>(make: () => Unit<T>): Promise<T> {
