@@ -49,3 +49,10 @@ test('upscaleLikeSharp: declines what is not an enlargement both ways', () => {
   // cover scales by the larger factor: 20/10 = 2 both ways, then crops to 10 wide
   assert.deepEqual([upscaleLikeSharp(img, 10, 20, 'cover')!.width, upscaleLikeSharp(img, 10, 20, 'cover')!.height], [10, 20]);
 });
+
+test('upscaleLikeSharp: declines an image with any transparency (sharp premultiplies it)', () => {
+  const data = new Uint8ClampedArray(400).fill(255);
+  data[4 * 37 + 3] = 254;
+  assert.equal(upscaleLikeSharp({ width: 10, height: 10, data }, 30, 30, 'fill'), null);
+  assert.equal(upscaleLikeSharp({ width: 10, height: 10, data }, 30, 30, 'cover'), null);
+});

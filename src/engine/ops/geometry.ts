@@ -4,7 +4,7 @@
  * later pixel operations still land on the same content.
  */
 import type { RgbaImage } from '../types.js';
-import { blit, createImage, cropImage, hasTransparency } from '../image.js';
+import { blit, createImage, cropImage } from '../image.js';
 import { fromSharp, resize, toSharp, toSharpForResize } from './sharp-raw.js';
 import { upscaleLikeSharp } from './upscale.js';
 
@@ -107,8 +107,7 @@ export async function fitCover(img: RgbaImage, width: number, height: number): P
     return { width, height, data: new Uint8ClampedArray(img.data) };
   }
   // an opaque enlargement is computed here, to the same pixels (ops/upscale.ts): cheaper than a sharp round trip
-  const up = hasTransparency(img) ? null : upscaleLikeSharp(img, width, height, 'cover');
-  return up ?? fromSharp(toSharpForResize(img).resize(width, height, { fit: 'cover', position: 'centre' }));
+  return upscaleLikeSharp(img, width, height, 'cover') ?? fromSharp(toSharpForResize(img).resize(width, height, { fit: 'cover', position: 'centre' }));
 }
 
 /** What fills the bars of a letterbox: transparency, one colour, or each side's own edge colour. */

@@ -48,5 +48,5 @@ export async function resize(img: RgbaImage, width: number, height: number): Pro
   if (img.width === width && img.height === height) {
     return { width, height, data: new Uint8ClampedArray(img.data) };
   }
-  return (!hasTransparency(img) && upscaleLikeSharp(img, width, height, 'fill')) || fromSharp(toSharpForResize(img).resize(width, height, { fit: 'fill' }));
+  return upscaleLikeSharp(img, width, height, 'fill') ?? fromSharp(toSharpForResize(img).resize(width, height, { fit: 'fill' }));
 }

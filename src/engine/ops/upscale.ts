@@ -6,6 +6,7 @@
  * than the arithmetic; test/engine/upscale.test.ts holds the two to the same
  * bytes across many shapes and scales.
  */
+import { hasTransparency } from '../image.js';
 import type { RgbaImage } from '../types.js';
 
 /** libvips: 1 << VIPS_TRANSFORM_SHIFT sub-pixel positions, 12-bit fixed-point weights. */
@@ -127,7 +128,8 @@ const roundInt = (r: number): number => Math.trunc(r > 0 ? r + 0.5 : r - 0.5);
 /**
  * sharp's resize of an opaque image to width×height when it enlarges both
  * ways: 'fill' stretches, 'cover' scales by the larger factor and crops the
- * centre. null when this is not such a resize.
+ * centre. null when this is not such a resize (a shrink either way, or an
+ * image with any transparency, which sharp premultiplies): the caller asks sharp.
  */
 export function upscaleLikeSharp(img: RgbaImage, width: number, height: number, fit: 'fill' | 'cover'): RgbaImage | null {
   let hshrink = img.width / width;
@@ -135,7 +137,7 @@ export function upscaleLikeSharp(img: RgbaImage, width: number, height: number, 
   if (fit === 'cover') hshrink = vshrink = Math.min(hshrink, vshrink);
   const hscale = 1.0 / hshrink;
   const vscale = 1.0 / vshrink;
-  if (!(hscale > 1.0 && vscale > 1.0)) return null;
+  if (!(hscale > 1.0 && vscale > 1.0) || hasTransparency(img)) return null;
   const fw = roundInt(img.width * hscale);
   const fh = roundInt(img.height * vscale);
   // sharp crops the centre (never larger than what the resize gave)
