@@ -31,14 +31,14 @@ export interface RunDependencies {
   fill?: ContentAwareFill | null;
 }
 
+/** Above this, libvips's threads decode faster than one JS thread. */
+const PLAIN_PNG_MAX_PIXELS = 1024 * 1024;
+
 /**
  * Decode to 8-bit RGBA, no larger than the edit needs: the shorter side at
  * most `maxShortSide` (never enlarged). The output is at most that big, so a
  * 50-megapixel upload costs a few megapixels of work and memory, not 2 GB.
  */
-/** Above this, libvips's threads decode faster than one JS thread. */
-const PLAIN_PNG_MAX_PIXELS = 1024 * 1024;
-
 async function decode(input: EngineInput, which: number | 'mask', maxShortSide: number): Promise<RgbaImage> {
   const name = which === 'mask' ? 'mask' : `image ${which}`;
   let bytes: Buffer;

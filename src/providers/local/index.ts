@@ -41,10 +41,6 @@ const isMasked = (req: EditRequest): boolean =>
   req.mask !== null || (req.model.family === 'dall-e' && req.images[0]?.hasAlpha === true);
 
 /**
- * The 400 for a prompt the engine cannot fully do, or null when it can. Pure:
- * the same prompt and request always give the same answer, before any work.
- */
-/**
  * The prompt read once per request: the preflight's warnings, the refusal
  * check and the engine job (which then does not read it again in its worker)
  * share one parse.
@@ -60,6 +56,10 @@ function parsedPrompt(req: EditRequest): ParsedInstructions {
   return parsed;
 }
 
+/**
+ * The 400 for a prompt the engine cannot fully do, or null when it can. Pure:
+ * the same prompt and request always give the same answer, before any work.
+ */
 export function unsupportedInstruction(req: EditRequest): GatewayError | null {
   // a variation reads no prompt
   if (req.operation === 'variation') return null;
