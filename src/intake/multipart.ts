@@ -1,18 +1,17 @@
 /**
  * Reads a multipart/form-data body straight off the request: text fields are
- * collected in order, every file part is streamed to its own spool file, and
- * every limit is checked while the bytes arrive.
+ * collected in order, every file part is kept in memory or streamed to its
+ * own spool file, and every limit is checked while the bytes arrive.
  *
- * File parts are handled one after another (a part starts only once the
- * previous one is on disk), so each part knows exactly which files and fields
- * came before it. The next part's bytes wait in busboy's small buffer
- * meanwhile, and backpressure stops reading from the socket.
+ * The parser (form-data.ts) is driven from the socket's 'data' events, so
+ * parts are met strictly in order and each knows exactly which files and
+ * fields came before it. A spool file that cannot take more bytes pauses the
+ * request until it drains.
  */
 import type http from 'node:http';
 import type fs from 'node:fs';
-import type { Readable } from 'node:stream';
-import busboy from 'busboy';
 import { arrayTooLong, badRequest, duplicateParameter, unknownParameter, type GatewayError } from '../errors.js';
+import { boundaryOf, decodeText, FormDataError, FormDataParser, type PartHead } from './form-data.js';
 import {
   abortReason,
   bodyTooLarge,
@@ -46,16 +45,13 @@ export function malformedBody(detail: string): GatewayError {
   return badRequest('invalid_multipart_body', null, `Invalid multipart body: ${detail}`);
 }
 
-function describeParserError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/Unexpected end of (form|file)/i.test(msg)) return 'the body ended before the closing boundary.';
-  if (/Malformed part header/i.test(msg)) return 'a part has a malformed header.';
-  if (/Boundary not found/i.test(msg)) return 'the Content-Type header has no boundary parameter.';
-  if (/content type/i.test(msg)) return 'expected Content-Type multipart/form-data with a boundary.';
-  return 'the body could not be parsed.';
-}
-
 const MULTIPART_TYPE = /^\s*multipart\/form-data\s*(;|$)/i;
+
+/** What receives the bytes of the part being read. */
+interface PartSink {
+  data(chunk: Buffer): void;
+  end(): void;
+}
 
 export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions): Promise<IntakeResult> {
   return new Promise<IntakeResult>((resolve, reject) => {
@@ -71,49 +67,33 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
     if (!contentType || !MULTIPART_TYPE.test(contentType)) {
       return reject(malformedBody('expected Content-Type multipart/form-data with a boundary.'));
     }
-
-    let bb: busboy.Busboy;
-    try {
-      bb = busboy({
-        headers: req.headers,
-        defParamCharset: 'utf8',
-        limits: {
-          // busboy flags a value as truncated once it reaches fieldSize, so one more byte than allowed
-          fieldSize: limits.maxFieldBytes + 1,
-          fields: limits.maxFields,
-        },
-      });
-    } catch (e) {
-      return reject(malformedBody(describeParserError(e)));
-    }
+    const boundary = boundaryOf(contentType);
+    if (boundary === null) return reject(malformedBody('the Content-Type header has no boundary parameter.'));
 
     const fields: Array<[string, FieldValue]> = [];
     const files: SpooledFile[] = [];
     const writers = new Set<fs.WriteStream>();
+    /** spool files still being written: the intake succeeds once all are closed */
+    const closing: Array<Promise<void>> = [];
     let bytesIn = 0;
+    let fieldParts = 0;
     let settled = false;
-    // every file part, chained so that each starts after the previous one is on disk
-    let parts: Promise<void> = Promise.resolve();
+    /** spool files that asked the request to wait (the request reads again when none does) */
+    let blocked = 0;
+    let current: PartSink | null = null;
 
     const imageCount = (): number => files.reduce((n, f) => n + (f.role === 'image' ? 1 : 0), 0);
 
     let detachRequest = (): void => undefined;
-    function detach(): void {
-      detachRequest();
-      bb.off('drain', onDrain);
-    }
 
     function fail(err: unknown): void {
       if (settled) return;
       settled = true;
-      detach();
+      detachRequest();
+      current = null;
       // stop reading: the HTTP layer decides what happens to the rest (see discardRemaining)
       req.unpipe();
       req.pause();
-      bb.removeAllListeners('file');
-      bb.removeAllListeners('field');
-      bb.on('error', () => undefined);
-      bb.destroy();
       const open = [...writers];
       for (const ws of open) ws.destroy();
       // settle only once no descriptor is writing into the spool any more
@@ -123,60 +103,88 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
     function succeed(): void {
       if (settled) return;
       settled = true;
-      detach();
+      detachRequest();
       const images = files.filter((f) => f.role === 'image');
       // a lone bare `image` is called `image`; in a list every image is `image[k]`
       if (images.length > 1) images.forEach((f, k) => (f.param = `image[${k}]`));
       resolve({ kind: 'multipart', fields, files, bytesIn });
     }
 
+    const parser = new FormDataParser(boundary, {
+      // after a failure the rest of the chunk being parsed is ignored
+      part(head) {
+        if (!settled) current = head.isFile ? filePart(head) : fieldPart(head);
+      },
+      data(chunk) {
+        if (!settled) current?.data(chunk);
+      },
+      partEnd() {
+        const part = current;
+        current = null;
+        if (!settled) part?.end();
+      },
+    });
+
     function onData(chunk: Buffer): void {
+      if (settled) return;
       bytesIn += chunk.length;
       if (bytesIn > limits.maxBodyBytes) return fail(bodyTooLarge(limits.maxBodyBytes));
-      if (!bb.write(chunk)) {
-        req.pause();
-        bb.once('drain', onDrain);
+      try {
+        parser.write(chunk);
+      } catch (e) {
+        fail(e instanceof FormDataError ? malformedBody(e.message) : e);
       }
     }
-    function onDrain(): void {
-      if (!settled) req.resume();
+
+    function onEnd(): void {
+      if (settled) return;
+      try {
+        parser.end();
+      } catch (e) {
+        return fail(e instanceof FormDataError ? malformedBody(e.message) : e);
+      }
+      void Promise.all(closing).then(succeed);
     }
 
-    bb.on('field', (name, value, info) => {
-      if (settled) return;
-      if (info.valueTruncated) return fail(fieldTooLong(name, limits.maxFieldBytes));
-      fields.push([name, value]);
-    });
-    bb.on('fieldsLimit', () => {
-      fail(badRequest('too_many_fields', null, `Too many form fields: at most ${limits.maxFields} text fields are accepted.`));
-    });
-    bb.on('file', (name: string | undefined, stream: Readable, info: busboy.FileInfo) => {
-      // busboy destroys part streams with an error when the body breaks off; that is reported via bb 'error'
-      stream.on('error', () => undefined);
-      if (settled) return;
-      if (!name) return fail(malformedBody('a file part has no name.'));
-      const kind = classifyFilePart(name);
-      if (!kind) return fail(unknownParameter(name));
-      // the fields before this part, as they stand now: later ones may be parsed before the part's turn
-      const fieldsBefore = fields.length;
-      parts = parts.then(() => receivePart(name, kind, stream, info, fields.slice(0, fieldsBefore))).catch(fail);
-    });
-    bb.on('error', (e: unknown) => fail(malformedBody(describeParserError(e))));
-    bb.on('finish', () => {
-      void parts.then(succeed);
-    });
+    function fieldPart(head: PartHead): PartSink | null {
+      const name = head.name;
+      if (name === undefined) {
+        fail(malformedBody('a part has no name.'));
+        return null;
+      }
+      if (++fieldParts > limits.maxFields) {
+        fail(badRequest('too_many_fields', null, `Too many form fields: at most ${limits.maxFields} text fields are accepted.`));
+        return null;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      return {
+        data(chunk) {
+          size += chunk.length;
+          if (size > limits.maxFieldBytes) return fail(fieldTooLong(name, limits.maxFieldBytes));
+          chunks.push(chunk);
+        },
+        end() {
+          if (settled) return;
+          fields.push([name, decodeText(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), head.charset)]);
+        },
+      };
+    }
 
-    /** Streams one file part to disk. Resolves when the part is done or the intake failed. */
-    function receivePart(
-      field: string,
-      kind: PartKind,
-      stream: Readable,
-      info: busboy.FileInfo,
-      fieldsBefore: Array<[string, FieldValue]>,
-    ): Promise<void> {
-      if (settled) return Promise.resolve();
+    /** One file part, kept in memory or streamed to disk. */
+    function filePart(head: PartHead): PartSink | null {
+      const field = head.name;
+      if (!field) {
+        fail(malformedBody('a file part has no name.'));
+        return null;
+      }
+      const kind = classifyFilePart(field);
+      if (!kind) {
+        fail(unknownParameter(field));
+        return null;
+      }
       const role: FileRole = kind.role;
-      const filename = info.filename ?? null;
+      const filename = head.filename ?? null;
       // a form tool's empty file input: no name, no bytes; treated as not sent
       const mayBeEmptyInput = !filename;
       let param: string;
@@ -185,7 +193,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         param = 'mask';
         if (files.some((f) => f.role === 'mask')) {
           fail(duplicateParameter('mask'));
-          return Promise.resolve();
+          return null;
         }
       } else {
         const k = imageCount();
@@ -194,15 +202,21 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
           overflow = true;
           if (!mayBeEmptyInput) {
             fail(arrayTooLong('image', limits.maxImages, k + 1));
-            return Promise.resolve();
+            return null;
           }
         }
       }
-      const cap = fileLimitFor(role, fieldsBefore);
+      let cap: number;
+      try {
+        cap = fileLimitFor(role, fields);
+      } catch (e) {
+        fail(e);
+        return null;
+      }
       let path = '';
       let size = 0;
       let ws: fs.WriteStream | null = null;
-      const head = new HeadCapture();
+      const capture = new HeadCapture();
       // small files stay in memory (spool.ts) until one is too big or the budget is spent
       let held: Buffer[] | null = mayHold ? [] : null;
       let heldBytes = 0;
@@ -215,6 +229,17 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         w.on('close', () => writers.delete(w));
         return w;
       };
+      const write = (chunk: Buffer): void => {
+        capture.add(chunk);
+        const w = (ws ??= open());
+        if (!w.write(chunk)) {
+          // the disk is behind: the request waits for this file to drain
+          if (blocked++ === 0) req.pause();
+          w.once('drain', () => {
+            if (--blocked === 0 && !settled) req.resume();
+          });
+        }
+      };
       const keep = (chunk: Buffer): boolean => {
         if (held === null) return false;
         if (size <= spool.memoryFileLimit && spool.reserve(chunk.length)) {
@@ -223,66 +248,55 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
           return true;
         }
         // over the limit: what was held goes to disk first, the rest follows it there
-        const w = (ws = open());
-        for (const c of held) {
-          head.add(c);
-          w.write(c);
-        }
-        spool.release(heldBytes);
+        const before = held;
         held = null;
+        spool.release(heldBytes);
+        for (const c of before) write(c);
         return false;
       };
 
-      return new Promise<void>((done) => {
-        stream.on('data', (chunk: Buffer) => {
-          if (settled || chunk.length === 0) return;
+      return {
+        data(chunk) {
           if (overflow) return fail(arrayTooLong('image', limits.maxImages, limits.maxImages + 1));
           size += chunk.length;
           if (size > cap) return fail(fileTooLarge(param, role, cap));
-          if (keep(chunk)) return;
-          head.add(chunk);
-          ws ??= open();
-          if (!ws.write(chunk)) {
-            stream.pause();
-            ws.once('drain', () => {
-              if (!settled) stream.resume();
-            });
-          }
-        });
-        stream.on('error', () => done());
-        stream.on('close', () => {
-          // destroyed before its end (the intake failed meanwhile)
-          if (settled) done();
-        });
-        stream.on('end', () => {
-          if (settled) return done();
-          if (size === 0 && mayBeEmptyInput) return done();
+          if (!keep(chunk)) write(chunk);
+        },
+        end() {
+          if (settled) return;
+          if (size === 0 && mayBeEmptyInput) return;
           const file: SpooledFile = {
             role,
             field,
             param,
             explicitIndex: kind.role === 'image' ? kind.explicitIndex : null,
             filename,
-            declaredType: info.mimeType || null,
+            declaredType: head.mimeType || null,
             path,
             size,
           };
           if (held !== null) {
             // one buffer of exactly the file, so none of the request's own buffers stays referenced
-            const data = Buffer.concat(held, size);
+            const data = held.length === 1 ? Buffer.from(held[0]!) : Buffer.concat(held, size);
             files.push({ ...file, data, head: data });
-            return done();
+            return;
           }
           const w = (ws ??= open());
-          w.on('close', () => {
-            if (!settled && w.writableFinished) files.push({ ...file, path, head: head.bytes });
-            done();
-          });
-          w.end();
-        });
-      });
+          // in order of arrival, though its bytes are still on their way to disk
+          files.push({ ...file, path, head: capture.bytes });
+          closing.push(
+            new Promise<void>((done) => {
+              w.on('close', () => {
+                if (!w.writableFinished) fail(storageError(new Error('the spool file closed before it was complete')));
+                done();
+              });
+              w.end();
+            }),
+          );
+        },
+      };
     }
 
-    detachRequest = readRequest(req, signal, { onData, onEnd: () => bb.end(), onFail: fail });
+    detachRequest = readRequest(req, signal, { onData, onEnd, onFail: fail });
   });
 }
