@@ -1,23 +1,35 @@
 /**
  * What the gateway adds to an upstream call. The same 1 MB single-image edit
  * is sent straight to the `openai` emulator (in its no-work mode: it reads
- * the body and answers a tiny image at once) and through imagegate (a child
- * process routing gpt-image-1 to that emulator), alternating one and the
- * other, over keep-alive connections. Printed per round: p50 and p99 of each
- * path, the added latency at p50 and p99, the gateway's CPU time per edit
- * (all its threads, from /proc: on a machine shared with other work it moves
- * far less than latency does) and its peak RSS; then the median over rounds.
+ * the body and answers a tiny image at once), through imagegate (a child
+ * process routing gpt-image-1 to that emulator, compiled as `npm start` runs
+ * it) and through a bare proxy (bench/lib/bare-proxy.mjs: node:http in,
+ * undici out, nothing in between), in turn, over keep-alive connections.
+ * The bare proxy is the floor: what a second HTTP hop written for Node costs
+ * on this machine before a gateway does anything. Printed per round: p50 and
+ * p99 of each path, the latency each proxy adds at p50 and p99, the
+ * gateway's CPU time per edit (all its threads, from /proc: on a machine
+ * shared with other work it moves far less than latency does) and its peak
+ * RSS; then the median over rounds.
  *
- *   npx tsx bench/overhead.ts [--rounds 3] [--requests 400] [--warmup 50] [--answer-kb 0]
+ *   npx tsx bench/overhead.ts [--rounds 3] [--requests 400] [--warmup 50] [--answer-kb 0] [--sources] [--baseline DIR]
  *
  * --answer-kb N makes the emulator answer a PNG of about N KB instead of a
  * 16x16 one (a real answer is 1-3 MB of base64): what the gateway adds to
  * reading, checking and re-serialising an answer of that size.
+ * --sources runs the gateway from its TypeScript sources through tsx instead.
+ * --baseline DIR runs a second gateway from another checkout (with its
+ * node_modules; `git worktree add DIR <commit>` and a link to this one's
+ * node_modules will do) in the same rotation, and prints what each adds: a
+ * before and after in one run.
  *
  * Target on the 2-core machine: p50 ≤ 1 ms and p99 ≤ 5 ms added.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { startOpenAiEmulator } from '../test/emulators/openai.js';
 import { median, quantile, startGateway } from '../test/helpers/gateway-process.js';
@@ -25,6 +37,10 @@ import { median, quantile, startGateway } from '../test/helpers/gateway-process.
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const argText = (name: string): string | null => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? null) : null;
 };
 
 /** A PNG of about `bytes` bytes: random pixels do not compress. */
@@ -67,6 +83,17 @@ function post(url: string, key: string, req: { body: Buffer; type: string }): Pr
   });
 }
 
+/** the bare proxy in a child process, forwarding to `upstream` */
+async function startBareProxy(upstream: string, key: string): Promise<{ url: string; stop(): void }> {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib/bare-proxy.mjs');
+  const child = spawn(process.execPath, [script, upstream, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening on (\d+)/.exec(String(d))?.[1])));
+    child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
 async function main(): Promise<void> {
   const rounds = arg('rounds', 3);
   const requests = arg('requests', 400);
@@ -75,59 +102,86 @@ async function main(): Promise<void> {
   const answerKb = arg('answer-kb', 0);
   const emu = await startOpenAiEmulator({ apiKey: key, noWork: true, ...(answerKb > 0 ? { noWorkImage: await pngOfSize(answerKb * 1024) } : {}) });
   emu.keepRequests = false;
-  const gw = await startGateway({
-    config: `providers:\n  up: { type: openai, baseUrl: "${emu.baseUrl}", apiKey: env:BENCH_UPSTREAM_KEY }\nmodels:\n  gpt-image-1:\n    deployments: [{ provider: up, model: gpt-image-1 }]\n`,
-    env: { BENCH_UPSTREAM_KEY: key },
-  });
-  const req = multipart(await pngOfSize(1024 * 1024));
+  const config = `providers:\n  up: { type: openai, baseUrl: "${emu.baseUrl}", apiKey: env:BENCH_UPSTREAM_KEY }\nmodels:\n  gpt-image-1:\n    deployments: [{ provider: up, model: gpt-image-1 }]\n`;
+  const built = !process.argv.includes('--sources');
+  const gw = await startGateway({ config, env: { BENCH_UPSTREAM_KEY: key }, built });
+  const baselineRoot = argText('baseline');
+  const base = baselineRoot ? await startGateway({ config, env: { BENCH_UPSTREAM_KEY: key }, built, root: path.resolve(baselineRoot) }) : null;
   const direct = `${emu.baseUrl}/images/edits`;
-  const through = `${gw.url}/v1/images/edits`;
+  const bare = await startBareProxy(direct, key);
+  const req = multipart(await pngOfSize(1024 * 1024));
+  const paths = [
+    { name: 'direct', url: direct, key },
+    { name: 'bare', url: `${bare.url}/v1/images/edits`, key: gw.key },
+    { name: 'imagegate', url: `${gw.url}/v1/images/edits`, key: gw.key },
+    ...(base ? [{ name: 'baseline', url: `${base.url}/v1/images/edits`, key: base.key }] : []),
+  ];
   const answer = answerKb > 0 ? `answered with a ${answerKb} KB PNG` : 'answered with a 16x16 PNG';
-  console.log(`overhead bench: ${rounds} rounds × ${requests} pairs of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, direct vs through imagegate, alternating`);
+  console.log(
+    `overhead bench: ${rounds} rounds × ${requests} triples of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, ` +
+      `direct, through a bare proxy and through imagegate (${process.argv.includes('--sources') ? 'from its sources' : 'compiled'}), in turn`,
+  );
+  const base50: number[] = [];
+  const base99: number[] = [];
   const added50: number[] = [];
   const added99: number[] = [];
+  const bare50: number[] = [];
+  const bare99: number[] = [];
   const peaks: number[] = [];
   const cpus: number[] = [];
   try {
-    for (let i = 0; i < warmup; i++) {
-      await post(direct, key, req);
-      await post(through, gw.key, req);
-    }
+    for (let i = 0; i < warmup; i++) for (const p of paths) await post(p.url, p.key, req);
     for (let round = 1; round <= rounds; round++) {
-      const d: number[] = [];
-      const g: number[] = [];
+      const times: Record<string, number[]> = { direct: [], bare: [], imagegate: [], baseline: [] };
       const cpu0 = await gw.cpuMs();
       for (let i = 0; i < requests; i++) {
-        // alternate which goes first, so neither path always follows the other
-        if (i % 2 === 0) {
-          d.push(await post(direct, key, req));
-          g.push(await post(through, gw.key, req));
-        } else {
-          g.push(await post(through, gw.key, req));
-          d.push(await post(direct, key, req));
+        // each path goes first, second and third equally often
+        for (let k = 0; k < paths.length; k++) {
+          const p = paths[(i + k) % paths.length]!;
+          times[p.name]!.push(await post(p.url, p.key, req));
         }
       }
-      // the gateway idles while the direct requests run: its CPU time is the through requests'
+      // the gateway idles while the other paths run: its CPU time is its own requests'
       const cpu = ((await gw.cpuMs()) - cpu0) / requests;
       cpus.push(cpu);
+      const [d, b, g] = [times.direct!, times.bare!, times.imagegate!];
       const a50 = quantile(g, 0.5) - quantile(d, 0.5);
       const a99 = quantile(g, 0.99) - quantile(d, 0.99);
+      const b50 = quantile(b, 0.5) - quantile(d, 0.5);
+      const b99 = quantile(b, 0.99) - quantile(d, 0.99);
       const peak = (await gw.peakRss()) / 1024 / 1024;
+      let baseline = '';
+      if (base) {
+        const t = times.baseline!;
+        base50.push(quantile(t, 0.5) - quantile(d, 0.5));
+        base99.push(quantile(t, 0.99) - quantile(d, 0.99));
+        baseline = `; baseline adds p50 ${base50.at(-1)!.toFixed(2)} ms p99 ${base99.at(-1)!.toFixed(2)} ms`;
+      }
       added50.push(a50);
       added99.push(a99);
+      bare50.push(b50);
+      bare99.push(b99);
       peaks.push(peak);
       console.log(
         `round ${round}: direct p50 ${quantile(d, 0.5).toFixed(2)} ms p99 ${quantile(d, 0.99).toFixed(2)} ms; ` +
-          `through imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms; ` +
-          `added p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB`,
+          `bare proxy adds p50 ${b50.toFixed(2)} ms p99 ${b99.toFixed(2)} ms; ` +
+          `imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms, adds p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; ` +
+          `gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB${baseline}`,
       );
     }
   } finally {
     agent.destroy();
+    bare.stop();
     await gw.stop();
+    await base?.stop();
     await emu.close();
   }
-  console.log(`median over ${rounds} rounds: added p50 ${median(added50).toFixed(2)} ms (target ≤ 1), added p99 ${median(added99).toFixed(2)} ms (target ≤ 5), gateway CPU ${median(cpus).toFixed(2)} ms per edit, gateway peak RSS ${median(peaks).toFixed(0)} MB`);
+  console.log(
+    `median over ${rounds} rounds: imagegate adds p50 ${median(added50).toFixed(2)} ms (target ≤ 1), p99 ${median(added99).toFixed(2)} ms (target ≤ 5); ` +
+      `a bare proxy adds p50 ${median(bare50).toFixed(2)} ms, p99 ${median(bare99).toFixed(2)} ms; ` +
+      `gateway CPU ${median(cpus).toFixed(2)} ms per edit, gateway peak RSS ${median(peaks).toFixed(0)} MB` +
+      (base ? `; the baseline (${baselineRoot}) adds p50 ${median(base50).toFixed(2)} ms, p99 ${median(base99).toFixed(2)} ms` : ''),
+  );
 }
 
 await main();

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,12 +48,47 @@ async function cpuTime(pid: number): Promise<number> {
   return (Number(f[11]) + Number(f[12])) * TICK_MS;
 }
 
+const builds = new Map<string, Promise<string>>();
+
+/**
+ * The server of the checkout at `root` compiled by `tsc -p tsconfig.build.json`
+ * (what `npm run build` does), once per process, into a directory of this
+ * process's beside dist/ (where the compiled code finds node_modules,
+ * package.json and docs/ as dist/ does); resolves to the directory holding
+ * cli/bin.js. Removed when the process exits.
+ */
+function compiled(root: string): Promise<string> {
+  let build = builds.get(root);
+  if (!build) {
+    build = (async () => {
+      const out = path.join(root, `.bench-dist-${process.pid}`);
+      process.on('exit', () => fs.rmSync(out, { recursive: true, force: true }));
+      const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', out, '--sourceMap', 'false'], { stdio: 'inherit' });
+        p.once('error', reject);
+        p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsc exited with ${code}`))));
+      });
+      return out;
+    })();
+    builds.set(root, build);
+  }
+  return build;
+}
+
 export async function startGateway(
   options: {
     config?: string;
     env?: Record<string, string>;
     /** a data dir of the caller's (e.g. to start a node again where a killed one left its outbox); kept on stop() */
     dataDir?: string;
+    /**
+     * run the server compiled to JavaScript, as `npm start` runs it (benches):
+     * the sources are compiled afresh into a temporary directory, never a stale dist/
+     */
+    built?: boolean;
+    /** another checkout to run instead of this one (a comparison in one run); else IMAGEGATE_BENCH_ROOT, else this one */
+    root?: string;
   } = {},
 ): Promise<GatewayChild> {
   const ownDir = options.dataDir === undefined;
@@ -65,11 +101,12 @@ export async function startGateway(
     env.IMAGEGATE_CONFIG = file;
   }
   // IMAGEGATE_BENCH_ROOT: another checkout's sources to run, to compare two versions under the same load
-  const root = process.env.IMAGEGATE_BENCH_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  // through tsx from the sources, so a bench never measures a stale dist/
+  const root = options.root ?? process.env.IMAGEGATE_BENCH_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  // from the sources through tsx, or compiled from them just now: never a stale dist/
+  const entry = options.built ? [path.join(await compiled(root), 'cli/bin.js')] : ['--import', 'tsx', path.join(root, 'src/cli/bin.ts')];
   // IMAGEGATE_BENCH_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const extra = (process.env.IMAGEGATE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...extra, ...entry, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   // never outlive the test process, even when it ends without calling stop()
   const orphanGuard = () => child.kill('SIGKILL');
   process.on('exit', orphanGuard);
