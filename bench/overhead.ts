@@ -3,10 +3,12 @@
  * is sent straight to the `openai` emulator (in its no-work mode: it reads
  * the body and answers a tiny image at once), through imagegate (a child
  * process routing gpt-image-1 to that emulator, compiled as `npm start` runs
- * it) and through a bare proxy (bench/lib/bare-proxy.mjs: node:http in,
- * undici out, nothing in between), in turn, over keep-alive connections.
- * The bare proxy is the floor: what a second HTTP hop written for Node costs
- * on this machine before a gateway does anything. Printed per round: p50 and
+ * it) and through two bare proxies (bench/lib/bare-proxy.mjs: node:http in,
+ * undici out, nothing in between; one reads the whole body first as
+ * imagegate does, one streams it through as it arrives), in turn, over
+ * keep-alive connections. The bare proxies are the floor: what a second HTTP
+ * hop written for Node costs on this machine before a gateway does anything,
+ * storing the upload or cutting through. Printed per round: p50 and
  * p99 of each path, the latency each proxy adds at p50 and p99, the
  * gateway's CPU time per edit (all its threads, from /proc: on a machine
  * shared with other work it moves far less than latency does) and its peak
@@ -84,9 +86,9 @@ function post(url: string, key: string, req: { body: Buffer; type: string }): Pr
 }
 
 /** the bare proxy in a child process, forwarding to `upstream` */
-async function startBareProxy(upstream: string, key: string): Promise<{ url: string; stop(): void }> {
+async function startBareProxy(upstream: string, key: string, mode: 'store' | 'stream'): Promise<{ url: string; stop(): void }> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib/bare-proxy.mjs');
-  const child = spawn(process.execPath, [script, upstream, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, upstream, key, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening on (\d+)/.exec(String(d))?.[1])));
     child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
@@ -104,22 +106,24 @@ async function main(): Promise<void> {
   emu.keepRequests = false;
   const config = `providers:\n  up: { type: openai, baseUrl: "${emu.baseUrl}", apiKey: env:BENCH_UPSTREAM_KEY }\nmodels:\n  gpt-image-1:\n    deployments: [{ provider: up, model: gpt-image-1 }]\n`;
   const built = !process.argv.includes('--sources');
-  const gw = await startGateway({ config, env: { BENCH_UPSTREAM_KEY: key }, built });
   const baselineRoot = argText('baseline');
+  const gw = await startGateway({ config, env: { BENCH_UPSTREAM_KEY: key }, built });
   const base = baselineRoot ? await startGateway({ config, env: { BENCH_UPSTREAM_KEY: key }, built, root: path.resolve(baselineRoot) }) : null;
   const direct = `${emu.baseUrl}/images/edits`;
-  const bare = await startBareProxy(direct, key);
+  const bare = await startBareProxy(direct, key, 'store');
+  const pipe = await startBareProxy(direct, key, 'stream');
   const req = multipart(await pngOfSize(1024 * 1024));
   const paths = [
     { name: 'direct', url: direct, key },
     { name: 'bare', url: `${bare.url}/v1/images/edits`, key: gw.key },
+    { name: 'pipe', url: `${pipe.url}/v1/images/edits`, key: gw.key },
     { name: 'imagegate', url: `${gw.url}/v1/images/edits`, key: gw.key },
     ...(base ? [{ name: 'baseline', url: `${base.url}/v1/images/edits`, key: base.key }] : []),
   ];
   const answer = answerKb > 0 ? `answered with a ${answerKb} KB PNG` : 'answered with a 16x16 PNG';
   console.log(
-    `overhead bench: ${rounds} rounds × ${requests} triples of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, ` +
-      `direct, through a bare proxy and through imagegate (${process.argv.includes('--sources') ? 'from its sources' : 'compiled'}), in turn`,
+    `overhead bench: ${rounds} rounds × ${requests} rotations of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, ` +
+      `direct, through two bare proxies and through imagegate (${process.argv.includes('--sources') ? 'from its sources' : 'compiled'}), in turn`,
   );
   const base50: number[] = [];
   const base99: number[] = [];
@@ -127,15 +131,17 @@ async function main(): Promise<void> {
   const added99: number[] = [];
   const bare50: number[] = [];
   const bare99: number[] = [];
+  const pipe50: number[] = [];
+  const pipe99: number[] = [];
   const peaks: number[] = [];
   const cpus: number[] = [];
   try {
     for (let i = 0; i < warmup; i++) for (const p of paths) await post(p.url, p.key, req);
     for (let round = 1; round <= rounds; round++) {
-      const times: Record<string, number[]> = { direct: [], bare: [], imagegate: [], baseline: [] };
+      const times: Record<string, number[]> = { direct: [], bare: [], pipe: [], imagegate: [], baseline: [] };
       const cpu0 = await gw.cpuMs();
       for (let i = 0; i < requests; i++) {
-        // each path goes first, second and third equally often
+        // each path takes each place in the order equally often
         for (let k = 0; k < paths.length; k++) {
           const p = paths[(i + k) % paths.length]!;
           times[p.name]!.push(await post(p.url, p.key, req));
@@ -149,6 +155,9 @@ async function main(): Promise<void> {
       const a99 = quantile(g, 0.99) - quantile(d, 0.99);
       const b50 = quantile(b, 0.5) - quantile(d, 0.5);
       const b99 = quantile(b, 0.99) - quantile(d, 0.99);
+      const s = times.pipe!;
+      pipe50.push(quantile(s, 0.5) - quantile(d, 0.5));
+      pipe99.push(quantile(s, 0.99) - quantile(d, 0.99));
       const peak = (await gw.peakRss()) / 1024 / 1024;
       let baseline = '';
       if (base) {
@@ -164,7 +173,7 @@ async function main(): Promise<void> {
       peaks.push(peak);
       console.log(
         `round ${round}: direct p50 ${quantile(d, 0.5).toFixed(2)} ms p99 ${quantile(d, 0.99).toFixed(2)} ms; ` +
-          `bare proxy adds p50 ${b50.toFixed(2)} ms p99 ${b99.toFixed(2)} ms; ` +
+          `bare proxy adds p50 ${b50.toFixed(2)} ms p99 ${b99.toFixed(2)} ms (streaming: p50 ${pipe50.at(-1)!.toFixed(2)} ms p99 ${pipe99.at(-1)!.toFixed(2)} ms); ` +
           `imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms, adds p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; ` +
           `gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB${baseline}`,
       );
@@ -172,13 +181,14 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     bare.stop();
+    pipe.stop();
     await gw.stop();
     await base?.stop();
     await emu.close();
   }
   console.log(
     `median over ${rounds} rounds: imagegate adds p50 ${median(added50).toFixed(2)} ms (target ≤ 1), p99 ${median(added99).toFixed(2)} ms (target ≤ 5); ` +
-      `a bare proxy adds p50 ${median(bare50).toFixed(2)} ms, p99 ${median(bare99).toFixed(2)} ms; ` +
+      `a bare proxy adds p50 ${median(bare50).toFixed(2)} ms, p99 ${median(bare99).toFixed(2)} ms (streaming: p50 ${median(pipe50).toFixed(2)} ms, p99 ${median(pipe99).toFixed(2)} ms); ` +
       `gateway CPU ${median(cpus).toFixed(2)} ms per edit, gateway peak RSS ${median(peaks).toFixed(0)} MB` +
       (base ? `; the baseline (${baselineRoot}) adds p50 ${median(base50).toFixed(2)} ms, p99 ${median(base99).toFixed(2)} ms` : ''),
   );
