@@ -9,6 +9,7 @@ import { startApp } from '../app.js';
 import { accountsCommand, ACCOUNTS_HELP } from './accounts.js';
 import { configCheck } from './config-check.js';
 import { CLIENT_HELP } from './client/args.js';
+import { steadyHeapGrowth } from './heap.js';
 
 const HELP = `imagegate — a self-hosted, OpenAI-compatible image-editing gateway
 
@@ -49,6 +50,7 @@ export async function runCli(argv: string[], config: Config, out: Out = console.
 }
 
 async function serve(config: Config): Promise<void> {
+  steadyHeapGrowth();
   const app = await startApp(config, {
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
