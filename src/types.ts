@@ -4,6 +4,8 @@
  * Nothing here knows about HTTP, multipart or any one provider.
  */
 
+import type { HeldBytes } from './held-bytes.js';
+
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 export type Quality = 'low' | 'medium' | 'high' | 'standard' | 'hd';
 /** what the request asks for: POST /v1/images/edits, /generations or /variations */
@@ -22,8 +24,8 @@ export interface InputImage {
   param: string;
   /** the file on disk; '' when the image is held in memory (`data`) */
   path: string;
-  /** the whole file when it is held in memory; read it rather than `path` when present */
-  data?: Buffer;
+  /** the whole file when it is held in memory (its pieces, joined on first use); read it rather than `path` when present */
+  data?: HeldBytes;
   /** size in bytes */
   bytes: number;
   format: ImageFormat;

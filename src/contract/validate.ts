@@ -126,7 +126,8 @@ async function probeInput(
   limits: LimitsConfig,
 ): Promise<InputImage> {
   // from the bytes intake kept, when it kept them: no file read, nothing on the threadpool
-  const p = await probeImage(file.path, { size: file.size, head: file.data ?? file.head });
+  const held = file.data;
+  const p = await probeImage(file.path, { size: file.size, head: file.head ?? held?.buffer, whole: held ? () => held.buffer : undefined });
   if (!(allowed as readonly string[]).includes(p.format)) {
     throw unsupportedFileType(param, p.format === 'unknown' ? 'not a recognised image' : MIME_OF[p.format], MIMES(allowed));
   }

@@ -9,7 +9,7 @@ import type { InputImage } from '../types.js';
 import type { PreparedImage } from '../providers/types.js';
 
 async function alphaOf(mask: InputImage): Promise<{ alpha: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(mask.data ?? mask.path).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(mask.data?.buffer ?? mask.path).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
   return { alpha: data, width: info.width, height: info.height };
 }
 
@@ -35,7 +35,7 @@ export async function whiteMeansEdit(mask: InputImage): Promise<PreparedImage> {
 export async function imageWithMaskAlpha(image: InputImage, mask: InputImage): Promise<PreparedImage> {
   const { alpha, width, height } = await alphaOf(mask);
   // decoded to raw RGB first: sharp applies removeAlpha() after joinChannel(), which would drop the joined mask
-  const { data: rgb, info } = await sharp(image.data ?? image.path)
+  const { data: rgb, info } = await sharp(image.data?.buffer ?? image.path)
     .rotate() // EXIF orientation, so pixels line up with the mask the client drew on the displayed picture
     .removeAlpha()
     .resize(width, height, { fit: 'fill' }) // a no-op unless the orientation turned the picture away from the mask's shape
@@ -50,6 +50,6 @@ export async function imageWithMaskAlpha(image: InputImage, mask: InputImage): P
 
 /** An uploaded image as it is: the bytes intake kept in memory, or the spooled file. */
 export function asPrepared(image: InputImage): PreparedImage {
-  const where = image.data ? { bytes: image.data } : { path: image.path };
+  const where = image.data ? { held: image.data } : { path: image.path };
   return { ...where, size: image.bytes, format: image.format, width: image.width, height: image.height };
 }

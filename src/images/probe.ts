@@ -79,10 +79,12 @@ export interface KnownFile {
   size: number;
   /** the file's first min(size, HEAD_BYTES) bytes or more */
   head?: Buffer;
+  /** the whole file, when it is held in memory (then `path` is no file): read only when the head is not enough */
+  whole?: () => Buffer;
 }
 
 /** libvips's reading of the header: the reference the JS reader agrees with, and its fallback. */
-async function probeWithSharp(path: string, format: 'png' | 'jpeg' | 'webp'): Promise<ProbedImage> {
+async function probeWithSharp(path: string | Buffer, format: 'png' | 'jpeg' | 'webp'): Promise<ProbedImage> {
   try {
     const meta = await sharp(path, { limitInputPixels: false, sequentialRead: true }).metadata();
     if (!meta.width || !meta.height) return { format, headerError: 'the image header has no dimensions' };
@@ -122,9 +124,9 @@ export async function probeImage(path: string, known?: KnownFile): Promise<Probe
   if (format !== 'png' && format !== 'jpeg' && format !== 'webp') return { format };
   let facts = readHeader(head, size);
   if (facts === 'more' && head.length < size && head.length < MAX_HEADER_BYTES) {
-    facts = readHeader(await readHead(path, Math.min(size, MAX_HEADER_BYTES)), size);
+    facts = readHeader(known?.whole ? known.whole() : await readHead(path, Math.min(size, MAX_HEADER_BYTES)), size);
   }
-  if (facts === null || facts === 'more' || facts.format !== format) return probeWithSharp(path, format);
+  if (facts === null || facts === 'more' || facts.format !== format) return probeWithSharp(known?.whole?.() ?? path, format);
   const swap = facts.orientation >= 5;
   return {
     format,

@@ -7,6 +7,7 @@
  * The JSON text itself is held in memory to parse it, hence its own, smaller
  * cap (limits.maxJsonBytes).
  */
+import { HeldBytes } from '../held-bytes.js';
 import type http from 'node:http';
 import { arrayTooLong, badRequest, invalidType, invalidValue, notFound, unknownParameter } from '../errors.js';
 import { fetchImageUrl, invalidImageUrl, type Resolver } from './fetch-url.js';
@@ -274,6 +275,6 @@ export async function parseJsonBody(req: http.IncomingMessage, options: JsonInta
 
 function file(r: ImageRef, param: string, path: string, size: number, declaredType: string | null, head: Buffer, data?: Buffer): SpooledFile {
   const f: SpooledFile = { role: r.role, field: r.field, param, explicitIndex: null, filename: null, declaredType, path, size, head };
-  if (data) f.data = data;
+  if (data) f.data = HeldBytes.of(data);
   return f;
 }

@@ -28,6 +28,7 @@ import {
   type IntakeOptions,
 } from './shared.js';
 import type { FieldValue, IntakeResult, SpooledFile } from './types.js';
+import { HeldBytes } from '../held-bytes.js';
 
 type PartKind = { role: 'image'; bare: boolean; explicitIndex: number | null } | { role: 'mask' };
 
@@ -229,8 +230,8 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         w.on('close', () => writers.delete(w));
         return w;
       };
-      const write = (chunk: Buffer): void => {
-        capture.add(chunk);
+      const write = (chunk: Buffer, captured = false): void => {
+        if (!captured) capture.add(chunk);
         const w = (ws ??= open());
         if (!w.write(chunk)) {
           // the disk is behind: the request waits for this file to drain
@@ -243,7 +244,10 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       const keep = (chunk: Buffer): boolean => {
         if (held === null) return false;
         if (size <= spool.memoryFileLimit && spool.reserve(chunk.length)) {
-          held.push(chunk);
+          capture.add(chunk);
+          // a view into the request's buffer, unless it is the lesser part of it: then a copy,
+          // so that what is held stays about what the budget counts
+          held.push(chunk.length * 2 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
           heldBytes += chunk.length;
           return true;
         }
@@ -251,7 +255,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         const before = held;
         held = null;
         spool.release(heldBytes);
-        for (const c of before) write(c);
+        for (const c of before) write(c, true);
         return false;
       };
 
@@ -276,9 +280,8 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
             size,
           };
           if (held !== null) {
-            // one buffer of exactly the file, so none of the request's own buffers stays referenced
-            const data = held.length === 1 ? Buffer.from(held[0]!) : Buffer.concat(held, size);
-            files.push({ ...file, data, head: data });
+            // the pieces as they came, joined only if something needs one buffer (held-bytes.ts)
+            files.push({ ...file, data: new HeldBytes(held, size), head: capture.bytes });
             return;
           }
           const w = (ws ??= open());

@@ -3,6 +3,7 @@
  * file already spooled to disk under the limits. Intake knows which parts may
  * be files and how big things may be; it knows nothing else of the contract.
  */
+import type { HeldBytes } from '../held-bytes.js';
 
 export interface SpooledFile {
   /** 'image' or 'mask' */
@@ -19,8 +20,8 @@ export interface SpooledFile {
   /** where the file is on disk; '' when it is held in memory (`data`) */
   path: string;
   size: number;
-  /** the whole file, when it was small enough to stay in memory (see spool.ts); then nothing is on disk */
-  data?: Buffer;
+  /** the whole file, when it was small enough to stay in memory (see spool.ts), as the pieces it arrived in (held-bytes.ts); then nothing is on disk */
+  data?: HeldBytes;
   /** the file's first bytes (all of it when short), kept as it was written, for probing without reading it back */
   head?: Buffer;
 }

@@ -58,7 +58,11 @@ export async function fingerprint(intake: IntakeResult): Promise<string> {
   h.update(JSON.stringify(intake.fields));
   for (const f of intake.files) {
     h.update(`\0${f.field}\0`);
-    h.update(crypto.createHash('sha256').update(f.data ?? (await fs.readFile(f.path))).digest());
+    const file = crypto.createHash('sha256');
+    // the pieces held in memory as they are, without joining them
+    if (f.data) for (const piece of f.data.pieces) file.update(piece);
+    else file.update(await fs.readFile(f.path));
+    h.update(file.digest());
   }
   return h.digest('hex');
 }

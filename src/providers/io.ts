@@ -24,7 +24,10 @@ function sleeper(signal: AbortSignal): (ms: number) => Promise<void> {
     });
 }
 
-const read = (img: PreparedImage): Promise<Buffer> => (img.bytes ? Promise.resolve(img.bytes) : fs.readFile(img.path!));
+const read = (img: PreparedImage): Promise<Buffer> => {
+  const bytes = img.bytes ?? img.held?.buffer;
+  return bytes ? Promise.resolve(bytes) : fs.readFile(img.path!);
+};
 
 export function createProviderIO(http: ProviderHttpClient, signal: AbortSignal, clock: Clock): ProviderIO {
   return { http: http.forAttempt(signal), signal, clock, sleep: sleeper(signal), read };

@@ -73,7 +73,7 @@ export class MultipartBody {
    */
   buffers(): Buffer[] | null {
     if (this.inMemory) return this.inMemory;
-    if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes)) return null;
+    if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes && !p.image.held)) return null;
     const out: Buffer[] = [];
     let small: Buffer[] = [];
     const flush = (): void => {
@@ -82,11 +82,14 @@ export class MultipartBody {
     };
     for (const p of this.parts) {
       small.push(p.head);
-      const value = p.kind === 'field' ? p.value : p.image.bytes!;
-      if (value.length >= COPY_BELOW) {
-        flush();
-        out.push(value);
-      } else small.push(value);
+      // an upload held as it arrived goes out as its pieces, none of them copied
+      const values = p.kind === 'field' ? [p.value] : p.image.bytes ? [p.image.bytes] : p.image.held!.pieces;
+      for (const value of values) {
+        if (value.length >= COPY_BELOW) {
+          flush();
+          out.push(value);
+        } else small.push(value);
+      }
       small.push(CRLF);
     }
     small.push(this.tail);
@@ -103,6 +106,7 @@ export class MultipartBody {
         yield p.head;
         if (p.kind === 'field') yield p.value;
         else if (p.image.bytes) yield p.image.bytes;
+        else if (p.image.held) yield* p.image.held.pieces;
         else yield* fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
         yield CRLF;
       }

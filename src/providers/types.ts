@@ -10,6 +10,7 @@
  * retries, fallback, breakers and timeouts. Adapters never import http/ or
  * contract/.
  */
+import type { HeldBytes } from '../held-bytes.js';
 import type { Clock } from '../clock.js';
 import type { ProviderConfig } from '../config/index.js';
 import type { Background, EditRequest, ImageFormat, Operation, Quality, Size, Usage } from '../types.js';
@@ -98,6 +99,8 @@ export interface ProviderCall {
 export interface PreparedImage {
   path?: string;
   bytes?: Buffer;
+  /** an upload held in memory as it arrived: sent as its pieces where it goes out unchanged */
+  held?: HeldBytes;
   /** in bytes */
   size: number;
   format: ImageFormat;

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { HeldBytes } from '../../src/held-bytes.js';
 import { asPrepared, imageWithMaskAlpha, whiteMeansEdit } from '../../src/images/mask.js';
 import type { InputImage } from '../../src/types.js';
 import { makeMask, makePng } from '../helpers/images.js';
@@ -51,7 +52,7 @@ function input(name: string, bytes: Buffer, where: 'disk' | 'memory', hasAlpha: 
   const p = path.join(dir, name);
   if (where === 'disk') fs.writeFileSync(p, bytes);
   const base = { param: name, bytes: bytes.length, format: 'png' as const, width: 40, height: 30, hasAlpha, filename: null };
-  return where === 'disk' ? { ...base, path: p } : { ...base, path: '', data: bytes };
+  return where === 'disk' ? { ...base, path: p } : { ...base, path: '', data: HeldBytes.of(bytes) };
 }
 
 const pixels = async (b: Buffer) => (await sharp(b).raw().toBuffer()).toString('base64');
@@ -72,6 +73,9 @@ test('white-means-edit and mask-in-alpha: the same pixels from memory or from di
   const [ad, am] = await Promise.all([imageWithMaskAlpha(disk.image, disk.mask), imageWithMaskAlpha(memory.image, memory.mask)]);
   assert.equal(await pixels(ad.bytes!), await pixels(am.bytes!));
 
-  assert.deepEqual(asPrepared(memory.image), { bytes: photo, size: photo.length, format: 'png', width: 40, height: 30 });
+  // held in memory: the same HeldBytes, not a copy
+  const held = asPrepared(memory.image);
+  assert.equal(held.held, memory.image.data);
+  assert.deepEqual({ ...held, held: held.held!.buffer }, { held: photo, size: photo.length, format: 'png', width: 40, height: 30 });
   assert.deepEqual(asPrepared(disk.image), { path: disk.image.path, size: photo.length, format: 'png', width: 40, height: 30 });
 });

@@ -27,6 +27,8 @@ export interface FileSummary {
   sha256: string;
   /** where intake kept it */
   where: 'memory' | 'disk';
+  /** held in memory: how many buffers it is held in (not joined); on disk: 0 */
+  pieces: number;
 }
 
 export interface Summary {
@@ -68,7 +70,14 @@ async function summarise(r: IntakeResult): Promise<Summary> {
   for (const f of r.files) {
     // held in memory: nothing on disk; else the spooled file
     if (f.data) assertEqual(f.path, '', `path of ${f.param} held in memory`);
-    const data = f.data ?? (await fsp.readFile(f.path));
+    // held: its pieces, checked before anything joins them; each is at least half of the buffer it keeps
+    // alive, or a small copy in Node's shared 8 KiB pool
+    const pieces = f.data ? f.data.pieces.length : 0;
+    for (const piece of f.data?.pieces ?? []) {
+      const keeps = piece.buffer.byteLength;
+      assertEqual(piece.length * 2 >= keeps || keeps <= Buffer.poolSize, true, `a piece of ${f.param} keeps a buffer of ${keeps} bytes for ${piece.length}`);
+    }
+    const data = f.data?.buffer ?? (await fsp.readFile(f.path));
     assertEqual(data.length, f.size, `size of ${f.param}`);
     // the start kept for probing is the file's own start, as long as it can be
     assertEqual(f.head?.length, Math.min(f.size, HEAD_BYTES), `head length of ${f.param}`);
@@ -83,6 +92,7 @@ async function summarise(r: IntakeResult): Promise<Summary> {
       size: f.size,
       sha256: sha256(data),
       where: f.data ? 'memory' : 'disk',
+      pieces,
     });
   }
   return { kind: r.kind, fields: r.fields, files, bytesIn: r.bytesIn };

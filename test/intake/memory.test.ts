@@ -51,6 +51,22 @@ describe('small uploads in memory', () => {
     assert.deepEqual(r.json.intake.files.map((f: any) => f.sha256), [sha256(small), sha256(limit), sha256(big)]);
   });
 
+  test('a held upload is kept as the pieces it arrived in, not joined, each piece most of the buffer it keeps', async () => {
+    const s = await server({ fileLimit: 4096 * KiB, budget: 8192 * KiB });
+    const photo = bytes(1024 * KiB, 5);
+    const mask = png(2);
+    const r = await sendMultipart(s.port, [
+      { name: 'prompt', value: 'p' },
+      { name: 'image', filename: 'a.png', type: 'image/png', data: photo },
+      { name: 'mask', filename: 'm.png', type: 'image/png', data: mask },
+    ]);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(where(r), ['memory', 'memory']);
+    assert.deepEqual(r.json.intake.files.map((f: any) => f.sha256), [sha256(photo), sha256(mask)]);
+    // 1 MiB comes off the socket in many reads: held as they came
+    assert.ok(r.json.intake.files[0].pieces > 4, `the photo in ${r.json.intake.files[0].pieces} pieces`);
+  });
+
   test('the budget is shared: past it, files go to disk', async () => {
     const s = await server({ fileLimit: 64 * KiB, budget: 100 * KiB });
     const a = bytes(60 * KiB, 1);

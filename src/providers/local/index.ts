@@ -100,7 +100,7 @@ function inputParam(req: EditRequest, input: number | 'mask'): string | null {
 }
 
 /** The engine reads a spooled file itself, or gets the bytes intake held in memory. */
-const engineInput = (img: InputImage): EngineInput => (img.data ? { path: img.path, bytes: img.data } : { path: img.path });
+const engineInput = (img: InputImage): EngineInput => (img.data ? { path: img.path, bytes: img.data.buffer } : { path: img.path });
 
 const LOCAL_CONFIG: ProviderConfig = {
   name: 'local',
