@@ -48,6 +48,9 @@ export function malformedBody(detail: string): GatewayError {
 
 const MULTIPART_TYPE = /^\s*multipart\/form-data\s*(;|$)/i;
 
+/** the parser's refusal as the client's 400; anything else (a handler's own error) as it is */
+const intakeError = (e: unknown): unknown => (e instanceof FormDataError ? malformedBody(e.message) : e);
+
 /** What receives the bytes of the part being read. */
 interface PartSink {
   data(chunk: Buffer): void;
@@ -133,7 +136,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       try {
         parser.write(chunk);
       } catch (e) {
-        fail(e instanceof FormDataError ? malformedBody(e.message) : e);
+        fail(intakeError(e));
       }
     }
 
@@ -142,7 +145,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       try {
         parser.end();
       } catch (e) {
-        return fail(e instanceof FormDataError ? malformedBody(e.message) : e);
+        return fail(intakeError(e));
       }
       void Promise.all(closing).then(succeed);
     }
@@ -230,8 +233,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         w.on('close', () => writers.delete(w));
         return w;
       };
-      const write = (chunk: Buffer, captured = false): void => {
-        if (!captured) capture.add(chunk);
+      const write = (chunk: Buffer): void => {
         const w = (ws ??= open());
         if (!w.write(chunk)) {
           // the disk is behind: the request waits for this file to drain
@@ -244,7 +246,6 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
       const keep = (chunk: Buffer): boolean => {
         if (held === null) return false;
         if (size <= spool.memoryFileLimit && spool.reserve(chunk.length)) {
-          capture.add(chunk);
           // a view into the request's buffer, unless it is the lesser part of it: then a copy,
           // so that what is held stays about what the budget counts
           held.push(chunk.length * 2 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
@@ -255,7 +256,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
         const before = held;
         held = null;
         spool.release(heldBytes);
-        for (const c of before) write(c, true);
+        for (const c of before) write(c);
         return false;
       };
 
@@ -264,6 +265,7 @@ export function parseMultipart(req: http.IncomingMessage, options: IntakeOptions
           if (overflow) return fail(arrayTooLong('image', limits.maxImages, limits.maxImages + 1));
           size += chunk.length;
           if (size > cap) return fail(fileTooLarge(param, role, cap));
+          capture.add(chunk);
           if (!keep(chunk)) write(chunk);
         },
         end() {
