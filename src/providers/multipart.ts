@@ -19,6 +19,11 @@ type Part =
   | { kind: 'field'; head: Buffer; value: Buffer }
   | { kind: 'file'; head: Buffer; image: PreparedImage };
 
+/** A prepared image's bytes when they are in memory, as the buffers they are held in; null when it is on disk. */
+function inMemory(image: PreparedImage): readonly Buffer[] | null {
+  return image.bytes ? [image.bytes] : (image.held?.pieces ?? null);
+}
+
 /** Quotes a name for a Content-Disposition parameter (RFC 7578: percent-encode '"' and line breaks). */
 function quote(s: string): string {
   return s.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -73,7 +78,7 @@ export class MultipartBody {
    */
   buffers(): Buffer[] | null {
     if (this.inMemory) return this.inMemory;
-    if (this.parts.some((p) => p.kind === 'file' && !p.image.bytes && !p.image.held)) return null;
+    if (this.parts.some((p) => p.kind === 'file' && !inMemory(p.image))) return null;
     const out: Buffer[] = [];
     let small: Buffer[] = [];
     const flush = (): void => {
@@ -83,7 +88,7 @@ export class MultipartBody {
     for (const p of this.parts) {
       small.push(p.head);
       // an upload held as it arrived goes out as its pieces, none of them copied
-      const values = p.kind === 'field' ? [p.value] : p.image.bytes ? [p.image.bytes] : p.image.held!.pieces;
+      const values = p.kind === 'field' ? [p.value] : inMemory(p.image)!;
       for (const value of values) {
         if (value.length >= COPY_BELOW) {
           flush();
@@ -105,9 +110,7 @@ export class MultipartBody {
       for (const p of parts) {
         yield p.head;
         if (p.kind === 'field') yield p.value;
-        else if (p.image.bytes) yield p.image.bytes;
-        else if (p.image.held) yield* p.image.held.pieces;
-        else yield* fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+        else yield* inMemory(p.image) ?? (fs.createReadStream(p.image.path!, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>);
         yield CRLF;
       }
       yield tail;
