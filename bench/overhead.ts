@@ -125,14 +125,13 @@ async function main(): Promise<void> {
     `overhead bench: ${rounds} rounds × ${requests} rotations of a ${(req.body.length / 1024 / 1024).toFixed(2)} MB single-image edit, ${answer}, ` +
       `direct, through two bare proxies and through imagegate (${process.argv.includes('--sources') ? 'from its sources' : 'compiled'}), in turn`,
   );
-  const base50: number[] = [];
-  const base99: number[] = [];
-  const added50: number[] = [];
-  const added99: number[] = [];
-  const bare50: number[] = [];
-  const bare99: number[] = [];
-  const pipe50: number[] = [];
-  const pipe99: number[] = [];
+  // per proxied path, the latency it adds over direct in each round, at p50 and p99
+  const added: Record<string, { p50: number[]; p99: number[] }> = {};
+  for (const p of paths.slice(1)) added[p.name] = { p50: [], p99: [] };
+  /** "p50 X ms p99 Y ms" added by `name`, in the last round, or as the median over rounds */
+  const adds = (name: string, sep: string, of: (xs: number[]) => number): string =>
+    `p50 ${of(added[name]!.p50).toFixed(2)} ms${sep} p99 ${of(added[name]!.p99).toFixed(2)} ms`;
+  const last = (xs: number[]): number => xs.at(-1)!;
   const peaks: number[] = [];
   const cpus: number[] = [];
   try {
@@ -150,32 +149,20 @@ async function main(): Promise<void> {
       // the gateway idles while the other paths run: its CPU time is its own requests'
       const cpu = ((await gw.cpuMs()) - cpu0) / requests;
       cpus.push(cpu);
-      const [d, b, g] = [times.direct!, times.bare!, times.imagegate!];
-      const a50 = quantile(g, 0.5) - quantile(d, 0.5);
-      const a99 = quantile(g, 0.99) - quantile(d, 0.99);
-      const b50 = quantile(b, 0.5) - quantile(d, 0.5);
-      const b99 = quantile(b, 0.99) - quantile(d, 0.99);
-      const s = times.pipe!;
-      pipe50.push(quantile(s, 0.5) - quantile(d, 0.5));
-      pipe99.push(quantile(s, 0.99) - quantile(d, 0.99));
-      const peak = (await gw.peakRss()) / 1024 / 1024;
-      let baseline = '';
-      if (base) {
-        const t = times.baseline!;
-        base50.push(quantile(t, 0.5) - quantile(d, 0.5));
-        base99.push(quantile(t, 0.99) - quantile(d, 0.99));
-        baseline = `; baseline adds p50 ${base50.at(-1)!.toFixed(2)} ms p99 ${base99.at(-1)!.toFixed(2)} ms`;
+      const d = times.direct!;
+      const g = times.imagegate!;
+      for (const [name, a] of Object.entries(added)) {
+        a.p50.push(quantile(times[name]!, 0.5) - quantile(d, 0.5));
+        a.p99.push(quantile(times[name]!, 0.99) - quantile(d, 0.99));
       }
-      added50.push(a50);
-      added99.push(a99);
-      bare50.push(b50);
-      bare99.push(b99);
+      const peak = (await gw.peakRss()) / 1024 / 1024;
       peaks.push(peak);
       console.log(
         `round ${round}: direct p50 ${quantile(d, 0.5).toFixed(2)} ms p99 ${quantile(d, 0.99).toFixed(2)} ms; ` +
-          `bare proxy adds p50 ${b50.toFixed(2)} ms p99 ${b99.toFixed(2)} ms (streaming: p50 ${pipe50.at(-1)!.toFixed(2)} ms p99 ${pipe99.at(-1)!.toFixed(2)} ms); ` +
-          `imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms, adds p50 ${a50.toFixed(2)} ms p99 ${a99.toFixed(2)} ms; ` +
-          `gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB${baseline}`,
+          `bare proxy adds ${adds('bare', '', last)} (streaming: ${adds('pipe', '', last)}); ` +
+          `imagegate p50 ${quantile(g, 0.5).toFixed(2)} ms p99 ${quantile(g, 0.99).toFixed(2)} ms, adds ${adds('imagegate', '', last)}; ` +
+          `gateway CPU ${cpu.toFixed(2)} ms per edit; gateway peak RSS ${peak.toFixed(0)} MB` +
+          (base ? `; baseline adds ${adds('baseline', '', last)}` : ''),
       );
     }
   } finally {
@@ -187,10 +174,10 @@ async function main(): Promise<void> {
     await emu.close();
   }
   console.log(
-    `median over ${rounds} rounds: imagegate adds p50 ${median(added50).toFixed(2)} ms (target ≤ 1), p99 ${median(added99).toFixed(2)} ms (target ≤ 5); ` +
-      `a bare proxy adds p50 ${median(bare50).toFixed(2)} ms, p99 ${median(bare99).toFixed(2)} ms (streaming: p50 ${median(pipe50).toFixed(2)} ms, p99 ${median(pipe99).toFixed(2)} ms); ` +
+    `median over ${rounds} rounds: imagegate adds p50 ${median(added.imagegate!.p50).toFixed(2)} ms (target ≤ 1), p99 ${median(added.imagegate!.p99).toFixed(2)} ms (target ≤ 5); ` +
+      `a bare proxy adds ${adds('bare', ',', median)} (streaming: ${adds('pipe', ',', median)}); ` +
       `gateway CPU ${median(cpus).toFixed(2)} ms per edit, gateway peak RSS ${median(peaks).toFixed(0)} MB` +
-      (base ? `; the baseline (${baselineRoot}) adds p50 ${median(base50).toFixed(2)} ms, p99 ${median(base99).toFixed(2)} ms` : ''),
+      (base ? `; the baseline (${baselineRoot}) adds ${adds('baseline', ',', median)}` : ''),
   );
 }
 
